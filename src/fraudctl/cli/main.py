@@ -1,0 +1,21 @@
+"""Entry point: `fraudctl`."""
+
+from __future__ import annotations
+
+import click
+
+from fraudctl import __version__
+from fraudctl.cli.local import local
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fraudctl")
+def cli() -> None:
+    """Render, validate, deploy and query the Kafka fraud-detection pipeline."""
+
+
+cli.add_command(local)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,356 @@
+"""The services of the local stack, built from the `local` environment's endpoints.
+
+Each service says which ports it binds, how to prepare its folders (idempotent), how to start it,
+and how to tell it is ready. Start order follows `after`."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import requests
+
+from fraudctl.config.environment import Environment
+from fraudctl.localstack import health
+from fraudctl.localstack.health import Check
+from fraudctl.localstack.layout import Layout
+from fraudctl.localstack.process import ProcessSpec
+
+# PostgreSQL and Elasticsearch refuse to run as root; when fraudctl runs as root they run as this user.
+STACK_USER = "fraudstack"
+HOST = "127.0.0.1"
+
+
+class StackError(Exception):
+    """A service that cannot start; the message names the service, the port and the log file."""
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    ports: tuple[int, ...]
+    spec: Callable[[], ProcessSpec]
+    check: Check
+    prepare: Callable[[], None] = lambda: None
+    after_start: Callable[[], None] = lambda: None
+    after: tuple[str, ...] = ()
+    start_timeout: float = 120.0
+    requires: tuple[Path, ...] = field(default=())
+
+
+def _render(layout: Layout, template: str, target: Path, **values: object) -> None:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(layout.repo / "templates" / "stack"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(env.get_template(template).render(**values))
+
+
+def java_home() -> Path:
+    if os.environ.get("JAVA_HOME"):
+        return Path(os.environ["JAVA_HOME"])
+    java = shutil.which("java")
+    if not java:
+        raise StackError("java not found on PATH and JAVA_HOME not set: install a JDK 17+")
+    return Path(os.path.realpath(java)).parents[1]
+
+
+def postgres_bindir() -> Path:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]))
+    if candidates:
+        return candidates[-1].parent
+    found = shutil.which("postgres")
+    if found:
+        return Path(found).parent
+    raise StackError("postgres: PostgreSQL server binaries not found (Debian package 'postgresql')")
+
+
+def ensure_stack_user() -> str | None:
+    """Creates the unprivileged system user when running as root; None when not root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(STACK_USER)
+    except KeyError:
+        subprocess.run(  # noqa: S603
+            ["useradd", "--system", "--create-home", "--shell", "/usr/sbin/nologin", STACK_USER], check=True
+        )
+    return STACK_USER
+
+
+def _chown_tree(path: Path, user: str | None) -> None:
+    if user is None:
+        return
+    entry = pwd.getpwnam(user)
+    for p in [path, *path.rglob("*")]:
+        if p.is_symlink():
+            continue
+        os.chown(p, entry.pw_uid, entry.pw_gid)
+
+
+def _make_traversable(path: Path) -> None:
+    """The stack user must be able to reach its folders under the repo: give others +x on parents."""
+    for parent in [path, *path.parents]:
+        try:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o001)
+        except PermissionError:
+            break
+
+
+def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) -> list[Service]:
+    jhome = java_home()
+    java = str(jhome / "bin" / "java")
+    kafka_port = env.port_of("kafka.bootstrap_servers")
+    bootstrap = f"{HOST}:{kafka_port}"
+    controller_port = int(env.require("local_stack.kafka_controller_port"))
+    connect_port = env.port_of("connect.url")
+    pg_port = int(env.require("postgres.port"))
+    pg_db = str(env.require("postgres.database"))
+    pg_user = str(env.require("postgres.user"))
+    search_port = env.port_of("search.url")
+    search_transport = int(env.require("local_stack.search_transport_port"))
+    s3_port = env.port_of("s3.endpoint")
+    flink_rest = env.port_of("flink.rest_url")
+    flink_gateway = env.port_of("flink.sql_gateway_url")
+    flink_rpc = int(env.require("local_stack.flink_rpc_port"))
+    heap = {k: int(v) for k, v in (env.get("local_stack.heap_mb") or {}).items()}
+    kafka_cp = f"{layout.kafka_lib}/*"
+    log4j = layout.conf / "log4j2.properties"
+    user = ensure_stack_user()
+
+    def common_prepare() -> None:
+        _render(layout, "log4j2.properties.j2", log4j)
+
+    # --- Kafka (KRaft, single combined node) -------------------------------------------------
+    kafka_data = layout.data / "kafka"
+    kafka_conf = layout.conf / "kafka.properties"
+
+    def kafka_prepare() -> None:
+        common_prepare()
+        _render(layout, "kafka.properties.j2", kafka_conf, host=HOST, port=kafka_port,
+                controller_port=controller_port, data_dir=kafka_data)
+        if not (kafka_data / "meta.properties").is_file():
+            kafka_data.mkdir(parents=True, exist_ok=True)
+            uuid = subprocess.run(  # noqa: S603
+                [java, "-cp", kafka_cp, "kafka.tools.StorageTool", "random-uuid"],
+                capture_output=True, text=True, check=True,
+            ).stdout.strip()
+            res = subprocess.run(  # noqa: S603
+                [java, f"-Dlog4j2.configurationFile={log4j}", "-cp", kafka_cp, "kafka.tools.StorageTool",
+                 "format", "-t", uuid, "-c", str(kafka_conf)],
+                capture_output=True, text=True, check=False,
+            )
+            if res.returncode != 0:
+                raise StackError(f"kafka: formatting {kafka_data} failed: {res.stdout}{res.stderr}")
+
+    kafka = Service(
+        name="kafka",
+        ports=(kafka_port, controller_port),
+        prepare=kafka_prepare,
+        spec=lambda: ProcessSpec(
+            "kafka",
+            [java, f"-Xms{heap.get('kafka', 512)}m", f"-Xmx{heap.get('kafka', 512)}m",
+             f"-Dlog4j2.configurationFile={log4j}", "-cp", kafka_cp, "kafka.Kafka", str(kafka_conf)],
+            layout.logs / "kafka.log", layout.root),
+        check=health.kafka_ready(bootstrap),
+        requires=(layout.kafka_lib,),
+    )
+
+    # --- Kafka Connect (distributed worker) ---------------------------------------------------
+    connect_conf = layout.conf / "connect-distributed.properties"
+
+    def connect_prepare() -> None:
+        common_prepare()
+        _render(layout, "connect-distributed.properties.j2", connect_conf, host=HOST, port=connect_port,
+                bootstrap=bootstrap, plugin_path=layout.plugins)
+
+    connect = Service(
+        name="connect",
+        ports=(connect_port,),
+        prepare=connect_prepare,
+        spec=lambda: ProcessSpec(
+            "connect",
+            [java, f"-Xms{heap.get('connect', 768)}m", f"-Xmx{heap.get('connect', 768)}m",
+             f"-Dlog4j2.configurationFile={log4j}", "-cp", kafka_cp,
+             "org.apache.kafka.connect.cli.ConnectDistributed", str(connect_conf)],
+            layout.logs / "connect.log", layout.root, env=dict(secrets)),
+        check=health.http_ok(f"http://{HOST}:{connect_port}/connectors"),
+        after=("kafka",),
+        start_timeout=180,
+        requires=(layout.kafka_lib, layout.plugins),
+    )
+
+    # --- PostgreSQL ---------------------------------------------------------------------------
+    pg_data = layout.data / "postgres"
+    pg_socket = layout.run / "pg-socket"
+
+    def pg_prepare() -> None:
+        bindir = postgres_bindir()
+        _make_traversable(layout.root)
+        pg_socket.mkdir(parents=True, exist_ok=True)
+        _chown_tree(pg_socket, user)
+        if not (pg_data / "PG_VERSION").is_file():
+            pg_data.mkdir(parents=True, exist_ok=True)
+            pwfile = layout.run / "pg-initpw"
+            pwfile.write_text(secrets["FRAUD_PG_PASSWORD"] + "\n")
+            pwfile.chmod(0o600)
+            _chown_tree(pg_data, user)
+            _chown_tree(pwfile, user)
+            res = subprocess.run(  # noqa: S603
+                [str(bindir / "initdb"), "-D", str(pg_data), "-U", pg_user, "--pwfile", str(pwfile),
+                 "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C.UTF-8"],
+                capture_output=True, text=True, check=False,
+                **({"user": user} if user else {}),  # type: ignore[arg-type]
+            )
+            pwfile.unlink(missing_ok=True)
+            if res.returncode != 0:
+                raise StackError(f"postgres: initdb into {pg_data} failed: {res.stdout}{res.stderr}")
+
+    def pg_after_start() -> None:
+        psql = str(postgres_bindir() / "psql")
+        base = [psql, "-h", str(pg_socket), "-p", str(pg_port), "-U", pg_user, "-d", "postgres", "-tAc"]
+        exists = subprocess.run(  # noqa: S603
+            [*base, f"SELECT 1 FROM pg_database WHERE datname = '{pg_db}'"], capture_output=True, text=True,
+            check=False,
+        )
+        if exists.stdout.strip() != "1":
+            subprocess.run([*base, f'CREATE DATABASE "{pg_db}"'], capture_output=True, check=True)  # noqa: S603
+
+    postgres = Service(
+        name="postgres",
+        ports=(pg_port,),
+        prepare=pg_prepare,
+        after_start=pg_after_start,
+        spec=lambda: ProcessSpec(
+            "postgres",
+            [str(postgres_bindir() / "postgres"), "-D", str(pg_data), "-p", str(pg_port), "-k", str(pg_socket),
+             "-c", f"listen_addresses={HOST}", "-c", "wal_level=logical", "-c", "max_wal_senders=10",
+             "-c", "max_replication_slots=10", "-c", "shared_buffers=64MB", "-c", "max_connections=100"],
+            layout.logs / "postgres.log", layout.root, user=user),
+        check=health.postgres_ready(str(postgres_bindir() / "pg_isready"), HOST, pg_port),
+        start_timeout=60,
+    )
+
+    # --- Elasticsearch --------------------------------------------------------------------------
+    es_home = layout.elasticsearch_home
+    es_data = layout.data / "search"
+    es_logs = layout.logs / "search"
+    es_tmp = layout.run / "search-tmp"
+
+    es_conf = layout.conf / "search"
+
+    def es_prepare() -> None:
+        _make_traversable(layout.root)
+        for d in (es_data, es_logs, es_tmp, es_conf):
+            d.mkdir(parents=True, exist_ok=True)
+        # Our own config folder (ES_PATH_CONF): the distribution's stays pristine, and Elasticsearch's
+        # security auto-configuration never runs because security is set explicitly.
+        for name in ("jvm.options", "log4j2.properties"):
+            shutil.copy2(es_home / "config" / name, es_conf / name)
+        _render(layout, "elasticsearch.yml.j2", es_conf / "elasticsearch.yml", host=HOST, http_port=search_port,
+                transport_port=search_transport, data_dir=es_data, logs_dir=es_logs)
+        for d in (es_data, es_logs, es_tmp, es_conf):
+            _chown_tree(d, user)
+
+    search_heap = heap.get("search", 512)
+    search = Service(
+        name="search",
+        ports=(search_port, search_transport),
+        prepare=es_prepare,
+        spec=lambda: ProcessSpec(
+            "search",
+            [str(es_home / "bin" / "elasticsearch")],
+            layout.logs / "search.log", layout.root,
+            env={"ES_PATH_CONF": str(es_conf), "ES_JAVA_HOME": str(jhome), "ES_JAVA_OPTS": f"-Xms{search_heap}m -Xmx{search_heap}m",
+                 "ES_TMPDIR": str(es_tmp)},
+            user=user),
+        check=health.http_ok(
+            f"http://{HOST}:{search_port}/_cluster/health",
+            lambda r: None if r.json().get("status") in ("green", "yellow") else f"status {r.json().get('status')}",
+        ),
+        start_timeout=180,
+        requires=(es_home,),
+    )
+
+    # --- S3-compatible object store -------------------------------------------------------------
+    s3 = Service(
+        name="s3",
+        ports=(s3_port,),
+        spec=lambda: ProcessSpec(
+            "s3", [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(s3_port)],
+            layout.logs / "s3.log", layout.root),
+        check=health.http_ok(f"http://{HOST}:{s3_port}/moto-api/"),
+        start_timeout=60,
+    )
+
+    # --- Flink session cluster and SQL Gateway --------------------------------------------------
+    flink_home = layout.flink_home
+    flink_conf = layout.conf / "flink"
+    flink_env = {
+        "FLINK_CONF_DIR": str(flink_conf),
+        "FLINK_LOG_DIR": str(layout.logs / "flink"),
+        "JAVA_HOME": str(jhome),
+        "FLINK_HOME": str(flink_home),
+    }
+
+    def flink_prepare() -> None:
+        _render(layout, "flink-config.yaml.j2", flink_conf / "config.yaml", host=HOST, rpc_port=flink_rpc,
+                rest_port=flink_rest, gateway_port=flink_gateway, data_dir=layout.data / "flink",
+                jobmanager_mb=heap.get("flink_jobmanager", 768), taskmanager_mb=heap.get("flink_taskmanager", 1536))
+        for name in ("log4j-console.properties", "log4j.properties", "log4j-cli.properties",
+                     "log4j-session.properties"):
+            shutil.copy2(flink_home / "conf" / name, flink_conf / name)
+        (layout.logs / "flink").mkdir(parents=True, exist_ok=True)
+
+    def overview(r: requests.Response, want_tm: bool) -> str | None:
+        if want_tm and int(r.json().get("taskmanagers", 0)) < 1:
+            return "no TaskManager registered yet"
+        return None
+
+    flink_jm = Service(
+        name="flink-jobmanager",
+        ports=(flink_rest, flink_rpc),
+        prepare=flink_prepare,
+        spec=lambda: ProcessSpec(
+            "flink-jobmanager", [str(flink_home / "bin" / "jobmanager.sh"), "start-foreground"],
+            layout.logs / "flink-jobmanager.log", layout.root, env=flink_env),
+        check=health.http_ok(f"http://{HOST}:{flink_rest}/overview", lambda r: overview(r, False)),
+        requires=(flink_home,),
+    )
+    flink_tm = Service(
+        name="flink-taskmanager",
+        ports=(),
+        spec=lambda: ProcessSpec(
+            "flink-taskmanager", [str(flink_home / "bin" / "taskmanager.sh"), "start-foreground"],
+            layout.logs / "flink-taskmanager.log", layout.root, env=flink_env),
+        check=health.http_ok(f"http://{HOST}:{flink_rest}/overview", lambda r: overview(r, True)),
+        after=("flink-jobmanager",),
+        requires=(flink_home,),
+    )
+    gateway_heap = heap.get("flink_sql_gateway", 384)
+    flink_gw = Service(
+        name="flink-sql-gateway",
+        ports=(flink_gateway,),
+        spec=lambda: ProcessSpec(
+            "flink-sql-gateway",
+            [str(flink_home / "bin" / "sql-gateway.sh"), "start-foreground",
+             f"-Dsql-gateway.endpoint.rest.address={HOST}", f"-Dsql-gateway.endpoint.rest.port={flink_gateway}"],
+            layout.logs / "flink-sql-gateway.log", layout.root,
+            env={**flink_env, "JVM_ARGS": f"-Xmx{gateway_heap}m"}),
+        check=health.http_ok(f"http://{HOST}:{flink_gateway}/v1/info"),
+        after=("flink-taskmanager",),
+        requires=(flink_home,),
+    )
+    return [kafka, postgres, search, s3, flink_jm, connect, flink_tm, flink_gw]
+

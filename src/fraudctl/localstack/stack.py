@@ -1,0 +1,160 @@
+"""`fraudctl local up | down | status`: bring the stack's services up in dependency order, each
+waited on through its real health check; stop only what the stack started."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from fraudctl.config.environment import Environment
+from fraudctl.localstack import process, secrets
+from fraudctl.localstack.health import HOST_FREE_CHECK_HOST, port_free, port_open
+from fraudctl.localstack.layout import Layout
+from fraudctl.localstack.services import Service, StackError, build_services
+
+# What a caller shows while waiting: (service, state, seconds waited, detail).
+Progress = Callable[[str, str, float, str], None]
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    state: str  # up | down | unhealthy | starting
+    pid: int | None
+    ports: tuple[int, ...]
+    detail: str
+    log: str
+    seconds: float | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _services(env: Environment, layout: Layout) -> list[Service]:
+    layout.ensure()
+    return build_services(env, layout, secrets.load_or_create(layout.secrets_file))
+
+
+def _waves(services: list[Service]) -> list[list[Service]]:
+    """Services grouped so that each group's `after` dependencies are all in earlier groups."""
+    placed: set[str] = set()
+    pending = list(services)
+    waves: list[list[Service]] = []
+    while pending:
+        wave = [s for s in pending if set(s.after) <= placed]
+        if not wave:
+            raise StackError(f"dependency cycle among {[s.name for s in pending]}")
+        waves.append(wave)
+        placed |= {s.name for s in wave}
+        pending = [s for s in pending if s.name not in placed]
+    return waves
+
+
+def _log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log yet)"
+
+
+def up(env: Environment, layout: Layout, progress: Progress, timeout_scale: float = 1.0) -> list[ServiceStatus]:
+    if not (layout.opt / ".installed").is_file():
+        raise StackError("the stack's artifacts are not installed under .local/opt: run `make setup` first")
+    services = _services(env, layout)
+    results: list[ServiceStatus] = []
+    for wave in _waves(services):
+        waiting: list[tuple[Service, int, float]] = []
+        for svc in wave:
+            log = layout.logs / f"{svc.name}.log"
+            pid = process.running_pid(layout.run, svc.name)
+            if pid is not None:
+                state = svc.check()
+                if state.ok:
+                    progress(svc.name, "already up", 0.0, state.detail)
+                    results.append(ServiceStatus(svc.name, "up", pid, svc.ports, state.detail, str(log), 0.0))
+                    continue
+                waiting.append((svc, pid, time.monotonic()))  # started earlier, still coming up
+                continue
+            for path in svc.requires:
+                if not path.exists():
+                    raise StackError(f"{svc.name}: artifact missing: {path} (run `make setup`)")
+            for port in svc.ports:
+                if not port_free(HOST_FREE_CHECK_HOST, port):
+                    raise StackError(
+                        f"{svc.name}: port {port} on {HOST_FREE_CHECK_HOST} is already in use by a process the "
+                        f"stack did not start; stop it or change the port in {env.path}. Log: {log}"
+                    )
+            svc.prepare()
+            pid = process.spawn(svc.spec(), layout.run)
+            progress(svc.name, "starting", 0.0, f"pid {pid}")
+            waiting.append((svc, pid, time.monotonic()))
+        results.extend(_wait(waiting, layout, progress, timeout_scale))
+    return results
+
+
+def _wait(
+    waiting: list[tuple[Service, int, float]], layout: Layout, progress: Progress, timeout_scale: float
+) -> list[ServiceStatus]:
+    done: list[ServiceStatus] = []
+    pending = list(waiting)
+    while pending:
+        still: list[tuple[Service, int, float]] = []
+        for svc, pid, started in pending:
+            log = layout.logs / f"{svc.name}.log"
+            waited = time.monotonic() - started
+            if process.exited(pid):
+                raise StackError(
+                    f"{svc.name}: process {pid} exited while starting (ports {', '.join(map(str, svc.ports)) or '-'})."
+                    f" Log: {log}\n{_log_tail(log)}"
+                )
+            state = svc.check()
+            if state.ok:
+                svc.after_start()
+                progress(svc.name, "up", waited, state.detail)
+                done.append(ServiceStatus(svc.name, "up", pid, svc.ports, state.detail, str(log), round(waited, 1)))
+            elif waited > svc.start_timeout * timeout_scale:
+                raise StackError(
+                    f"{svc.name}: not healthy after {waited:.0f}s ({state.detail}). Log: {log}\n{_log_tail(log)}"
+                )
+            else:
+                progress(svc.name, "starting", waited, state.detail)
+                still.append((svc, pid, started))
+        pending = still
+        if pending:
+            time.sleep(0.5)
+    return done
+
+
+def down(env: Environment, layout: Layout, progress: Progress, purge: bool = False) -> list[str]:
+    """Stops, in reverse start order, every service whose pid file the stack wrote; nothing else."""
+    stopped: list[str] = []
+    for wave in reversed(_waves(_services(env, layout))):
+        for svc in wave:
+            t0 = time.monotonic()
+            if process.stop(layout.run, svc.name):
+                stopped.append(svc.name)
+                progress(svc.name, "stopped", time.monotonic() - t0, "")
+    if purge:
+        for d in (layout.data, layout.conf, layout.logs, layout.run):
+            shutil.rmtree(d, ignore_errors=True)
+        layout.secrets_file.unlink(missing_ok=True)
+    return stopped
+
+
+def status(env: Environment, layout: Layout) -> list[ServiceStatus]:
+    out: list[ServiceStatus] = []
+    for svc in _services(env, layout):
+        log = str(layout.logs / f"{svc.name}.log")
+        pid = process.running_pid(layout.run, svc.name)
+        if pid is None:
+            foreign = [p for p in svc.ports if port_open(HOST_FREE_CHECK_HOST, p, 0.2)]
+            detail = (f"not started by the stack, but port {foreign[0]} answers (another process)"
+                      if foreign else "not running")
+            out.append(ServiceStatus(svc.name, "down", None, svc.ports, detail, log))
+            continue
+        state = svc.check()
+        out.append(ServiceStatus(svc.name, "up" if state.ok else "unhealthy", pid, svc.ports, state.detail, log))
+    return out

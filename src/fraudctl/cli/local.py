@@ -76,7 +76,7 @@ def up(output: str, timeout_scale: float) -> None:
     if output == "json":
         emit_json({"ok": True, "seconds": seconds, "services": [r.to_json() for r in results]})
     else:
-        started = [r.name for r in results if r.seconds]
+        started = [r.name for r in results if r.started]
         err_console.print(f"Local stack up in {seconds}s ({len(started)} started, "
                           f"{len(results) - len(started)} already running)")
 

@@ -28,6 +28,7 @@ class ServiceStatus:
     detail: str
     log: str
     seconds: float | None = None
+    started: bool = False  # started by this call (False: it was already running)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -64,9 +65,15 @@ def up(env: Environment, layout: Layout, progress: Progress, timeout_scale: floa
     if not (layout.opt / ".installed").is_file():
         raise StackError("the stack's artifacts are not installed under .local/opt: run `make setup` first")
     services = _services(env, layout)
+    # Check every service that must start before starting any: a taken port or a missing artifact
+    # fails fast and leaves nothing half-started.
+    for svc in services:
+        if process.running_pid(layout.run, svc.name) is None:
+            _check_can_start(svc, env, layout)
     results: list[ServiceStatus] = []
     for wave in _waves(services):
         waiting: list[tuple[Service, int, float]] = []
+        to_start: list[Service] = []
         for svc in wave:
             log = layout.logs / f"{svc.name}.log"
             pid = process.running_pid(layout.run, svc.name)
@@ -75,24 +82,30 @@ def up(env: Environment, layout: Layout, progress: Progress, timeout_scale: floa
                 if state.ok:
                     progress(svc.name, "already up", 0.0, state.detail)
                     results.append(ServiceStatus(svc.name, "up", pid, svc.ports, state.detail, str(log), 0.0))
-                    continue
-                waiting.append((svc, pid, time.monotonic()))  # started earlier, still coming up
+                else:
+                    waiting.append((svc, pid, time.monotonic()))  # started earlier, still coming up
                 continue
-            for path in svc.requires:
-                if not path.exists():
-                    raise StackError(f"{svc.name}: artifact missing: {path} (run `make setup`)")
-            for port in svc.ports:
-                if not port_free(HOST_FREE_CHECK_HOST, port):
-                    raise StackError(
-                        f"{svc.name}: port {port} on {HOST_FREE_CHECK_HOST} is already in use by a process the "
-                        f"stack did not start; stop it or change the port in {env.path}. Log: {log}"
-                    )
+            to_start.append(svc)
+        for svc in to_start:
             svc.prepare()
             pid = process.spawn(svc.spec(), layout.run)
             progress(svc.name, "starting", 0.0, f"pid {pid}")
             waiting.append((svc, pid, time.monotonic()))
         results.extend(_wait(waiting, layout, progress, timeout_scale))
     return results
+
+
+def _check_can_start(svc: Service, env: Environment, layout: Layout) -> None:
+    log = layout.logs / f"{svc.name}.log"
+    for path in svc.requires:
+        if not path.exists():
+            raise StackError(f"{svc.name}: artifact missing: {path} (run `make setup`)")
+    for port in svc.ports:
+        if not port_free(HOST_FREE_CHECK_HOST, port):
+            raise StackError(
+                f"{svc.name}: port {port} on {HOST_FREE_CHECK_HOST} is already in use by a process the "
+                f"stack did not start; stop it or change the port in {env.path}. Log: {log}"
+            )
 
 
 def _wait(
@@ -114,7 +127,9 @@ def _wait(
             if state.ok:
                 svc.after_start()
                 progress(svc.name, "up", waited, state.detail)
-                done.append(ServiceStatus(svc.name, "up", pid, svc.ports, state.detail, str(log), round(waited, 1)))
+                done.append(
+                    ServiceStatus(svc.name, "up", pid, svc.ports, state.detail, str(log), round(waited, 1), True)
+                )
             elif waited > svc.start_timeout * timeout_scale:
                 raise StackError(
                     f"{svc.name}: not healthy after {waited:.0f}s ({state.detail}). Log: {log}\n{_log_tail(log)}"

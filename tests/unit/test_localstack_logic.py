@@ -1,0 +1,92 @@
+"""Pure logic of the local stack: no service needed."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from fraudctl.config.environment import Environment, EnvironmentError_, load_environment
+from fraudctl.localstack import process, secrets
+from fraudctl.localstack.health import port_free
+from fraudctl.localstack.process import ProcessSpec
+from fraudctl.localstack.services import Service, StackError
+from fraudctl.localstack.stack import _waves
+
+
+def _svc(name: str, *after: str) -> Service:
+    return Service(name=name, ports=(), spec=lambda: ProcessSpec(name, ["true"], Path("/dev/null"), Path("/")),
+                   check=lambda: None, after=after)  # type: ignore[arg-type,return-value]
+
+
+def test_waves_respect_dependencies() -> None:
+    waves = _waves([_svc("gateway", "tm"), _svc("kafka"), _svc("connect", "kafka"), _svc("tm", "jm"), _svc("jm")])
+    assert [[s.name for s in w] for w in waves] == [["kafka", "jm"], ["connect", "tm"], ["gateway"]]
+
+
+def test_waves_reject_a_cycle() -> None:
+    with pytest.raises(StackError, match="dependency cycle"):
+        _waves([_svc("a", "b"), _svc("b", "a")])
+
+
+def test_ports_come_from_the_local_environment() -> None:
+    env = load_environment("local")
+    assert env.port_of("kafka.bootstrap_servers") == 9092
+    assert env.port_of("connect.url") == 8083
+    assert env.port_of("flink.sql_gateway_url") == 8082
+    assert env.host_of("search.url") == "127.0.0.1"
+
+
+def test_endpoint_without_port_is_an_error_naming_the_key(tmp_path: Path) -> None:
+    env = Environment("x", tmp_path / "x.yaml", {"connect": {"url": "http://connect"}})
+    with pytest.raises(EnvironmentError_, match=r"x.yaml: connect.url: expected an endpoint with a port"):
+        env.port_of("connect.url")
+    with pytest.raises(EnvironmentError_, match=r"kafka.bootstrap_servers: required key is missing"):
+        env.port_of("kafka.bootstrap_servers")
+
+
+def test_unknown_environment_lists_the_known_ones() -> None:
+    with pytest.raises(EnvironmentError_, match=r"unknown environment 'nope' \(known: .*local"):
+        load_environment("nope")
+
+
+def test_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.env"
+    first = secrets.load_or_create(path)
+    assert set(first) == set(secrets.NAMES)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert secrets.load_or_create(path) == first
+
+
+def test_port_free_sees_a_listening_socket() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert not port_free("127.0.0.1", port)
+    assert port_free("127.0.0.1", port)
+
+
+def test_spawn_and_stop_the_whole_process_group(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    # A parent that starts a child: stop must end both.
+    spec = ProcessSpec("demo", ["bash", "-c", "sleep 300 & echo child $! ; wait"], tmp_path / "demo.log", tmp_path)
+    pid = process.spawn(spec, run)
+    assert process.running_pid(run, "demo") == pid
+    time.sleep(0.3)
+    child = int((tmp_path / "demo.log").read_text().rsplit("child ", 1)[1].split()[0])
+    assert process.stop(run, "demo", timeout=5) is True
+    assert process.running_pid(run, "demo") is None
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split(")")[1][:3]
+    assert process.stop(run, "demo") is False  # nothing left to stop
+
+
+def test_stale_pid_file_is_not_trusted(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "ghost.pid").write_text("1 999999999\n")  # pid 1 exists, but with another start time
+    assert process.running_pid(run, "ghost") is None
+    assert not (run / "ghost.pid").exists()

@@ -26,8 +26,8 @@ test-unit: $(STAMP)
 	$(BIN)/pytest -v -m 'not stack and not docker'
 
 lint: $(STAMP)
-	$(BIN)/ruff check src udf_service tests scripts
-	$(BIN)/ruff format --check src udf_service tests scripts
+	$(BIN)/ruff check src udf_service tests
+	$(BIN)/ruff format --check src udf_service tests
 	$(BIN)/mypy
 
 stack-up: setup

@@ -40,7 +40,10 @@ def _docker_unavailable_reason() -> str | None:
 
         docker.from_env(timeout=3).ping()
     except Exception as exc:  # noqa: BLE001 - any failure means "no engine here"
-        return f"no Docker engine ({type(exc).__name__}): the ksqlDB suite runs only where testcontainers can start containers"
+        return (
+            f"no Docker engine ({type(exc).__name__}): the ksqlDB suite runs only where "
+            "testcontainers can start containers"
+        )
     return None
 
 

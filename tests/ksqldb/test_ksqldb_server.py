@@ -21,7 +21,10 @@ def ksqldb_url() -> Iterator[str]:
     from testcontainers.core.waiting_utils import wait_for_logs
     from testcontainers.kafka import KafkaContainer
 
-    with Network() as net, KafkaContainer(KAFKA_IMAGE).with_network(net).with_network_aliases("kafka") as kafka:
+    with (
+        Network() as net,
+        KafkaContainer(KAFKA_IMAGE).with_network(net).with_network_aliases("kafka") as kafka,
+    ):
         del kafka
         ksql = (
             DockerContainer(KSQLDB_IMAGE)

@@ -18,13 +18,22 @@ from fraudctl.localstack.services import StackError
 from tests.conftest import Endpoints
 
 pytestmark = pytest.mark.stack
-SERVICES = {"kafka", "connect", "postgres", "search", "s3", "flink-jobmanager", "flink-taskmanager",
-            "flink-sql-gateway"}
+SERVICES = {
+    "kafka",
+    "connect",
+    "postgres",
+    "search",
+    "s3",
+    "flink-jobmanager",
+    "flink-taskmanager",
+    "flink-sql-gateway",
+}
 
 
 def fraudctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fraudctl", *args], capture_output=True, text=True, check=False,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "fraudctl", *args], capture_output=True, text=True, check=False, timeout=600
+    )
 
 
 def test_second_up_changes_nothing(local_stack: Endpoints) -> None:
@@ -35,7 +44,9 @@ def test_second_up_changes_nothing(local_stack: Endpoints) -> None:
     assert {s["name"] for s in result["services"]} == SERVICES
     assert all(not s["started"] for s in result["services"]), result
     after = json.loads(fraudctl("local", "status", "--output", "json").stdout)
-    assert {s["name"]: s["pid"] for s in before["services"]} == {s["name"]: s["pid"] for s in after["services"]}
+    assert {s["name"]: s["pid"] for s in before["services"]} == {
+        s["name"]: s["pid"] for s in after["services"]
+    }
 
 
 def test_status_json_lists_every_service_up(local_stack: Endpoints) -> None:
@@ -78,7 +89,9 @@ def test_down_stops_everything_it_started_and_nothing_else(local_stack: Endpoint
         pytest.skip("FRAUD_KEEP_STACK=1: the stack is kept running")
     bystander = subprocess.Popen(["sleep", "300"])  # a process the stack did not start
     try:
-        pids = [s["pid"] for s in json.loads(fraudctl("local", "status", "--output", "json").stdout)["services"]]
+        pids = [
+            s["pid"] for s in json.loads(fraudctl("local", "status", "--output", "json").stdout)["services"]
+        ]
         res = fraudctl("local", "down", "--output", "json")
         assert res.returncode == 0, res.stderr
         assert set(json.loads(res.stdout)["stopped"]) == SERVICES

@@ -29,8 +29,12 @@ def _create_topic(bootstrap: str, name: str, partitions: int = 3) -> None:
 
 def _consume(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[tuple[str, str]]:
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4()}", "auto.offset.reset": "earliest",
-         "enable.auto.commit": False}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
     )
     consumer.subscribe([topic])
     got: list[tuple[str, str]] = []
@@ -54,11 +58,15 @@ def _consume(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -
 def test_kafka_idempotent_produce_consume_round_trip(local_stack: Endpoints) -> None:
     topic = f"t-roundtrip-{uuid.uuid4().hex[:8]}"
     _create_topic(local_stack.bootstrap, topic)
-    producer = Producer({"bootstrap.servers": local_stack.bootstrap, "acks": "all", "enable.idempotence": True})
+    producer = Producer(
+        {"bootstrap.servers": local_stack.bootstrap, "acks": "all", "enable.idempotence": True}
+    )
     sent = [(f"U{i % 5}", json.dumps({"transaction_id": f"t{i}", "amount": i + 0.5})) for i in range(50)]
     errors: list[str] = []
     for key, value in sent:
-        producer.produce(topic, key=key, value=value, on_delivery=lambda e, m: errors.append(str(e)) if e else None)
+        producer.produce(
+            topic, key=key, value=value, on_delivery=lambda e, m: errors.append(str(e)) if e else None
+        )
     assert producer.flush(30) == 0
     assert errors == []
     got = _consume(local_stack.bootstrap, topic, len(sent))
@@ -84,7 +92,9 @@ def test_connect_resolves_env_config_provider(local_stack: Endpoints) -> None:
         "connection.password": "${env:FRAUD_PG_PASSWORD}",
     }
     resp = requests.put(
-        f"{local_stack.connect_url}/connector-plugins/SearchSinkConnector/config/validate", json=body, timeout=30
+        f"{local_stack.connect_url}/connector-plugins/SearchSinkConnector/config/validate",
+        json=body,
+        timeout=30,
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["error_count"] == 0, resp.text
@@ -109,8 +119,9 @@ def test_search_document_indexed_and_found(local_stack: Endpoints) -> None:
     assert requests.put(f"{url}/{index}/_doc/a1?refresh=true", json=doc, timeout=30).status_code == 201
     # Same id again overwrites: the property the alerts sink relies on.
     assert requests.put(f"{url}/{index}/_doc/a1?refresh=true", json=doc, timeout=30).status_code == 200
-    hits = requests.post(f"{url}/{index}/_search", json={"query": {"term": {"user_id.keyword": "U1"}}},
-                         timeout=30).json()["hits"]
+    hits = requests.post(
+        f"{url}/{index}/_search", json={"query": {"term": {"user_id.keyword": "U1"}}}, timeout=30
+    ).json()["hits"]
     assert hits["total"]["value"] == 1
     assert hits["hits"][0]["_source"] == doc
     requests.delete(f"{url}/{index}", timeout=30)
@@ -118,8 +129,11 @@ def test_search_document_indexed_and_found(local_stack: Endpoints) -> None:
 
 def test_s3_object_put_and_listed(local_stack: Endpoints) -> None:
     s3 = boto3.client(
-        "s3", endpoint_url=local_stack.s3_endpoint, region_name=local_stack.s3_region,
-        aws_access_key_id=local_stack.s3_access_key, aws_secret_access_key=local_stack.s3_secret_key,
+        "s3",
+        endpoint_url=local_stack.s3_endpoint,
+        region_name=local_stack.s3_region,
+        aws_access_key_id=local_stack.s3_access_key,
+        aws_secret_access_key=local_stack.s3_secret_key,
         config=Config(s3={"addressing_style": "path"}),
     )
     bucket = f"test-{uuid.uuid4().hex[:8]}"
@@ -136,7 +150,9 @@ def test_flink_sql_job_reads_kafka_and_writes_aggregate(local_stack: Endpoints) 
     source, sink = f"t-flink-in-{suffix}", f"t-flink-out-{suffix}"
     _create_topic(local_stack.bootstrap, source)
     _create_topic(local_stack.bootstrap, sink)
-    producer = Producer({"bootstrap.servers": local_stack.bootstrap, "acks": "all", "enable.idempotence": True})
+    producer = Producer(
+        {"bootstrap.servers": local_stack.bootstrap, "acks": "all", "enable.idempotence": True}
+    )
     amounts = {"U1": [10.0, 20.0, 30.0], "U2": [5.0]}
     for user, values in amounts.items():
         for i, amount in enumerate(values):
@@ -146,19 +162,26 @@ def test_flink_sql_job_reads_kafka_and_writes_aggregate(local_stack: Endpoints) 
     kafka = f"'properties.bootstrap.servers' = '{local_stack.bootstrap}'"
     with FlinkSession(local_stack.flink_gateway) as session:
         session.execute(
-            f"CREATE TABLE src (user_id STRING, amount DOUBLE) WITH ('connector' = 'kafka', 'topic' = '{source}', "
+            "CREATE TABLE src (user_id STRING, amount DOUBLE) WITH ("
+            f"'connector' = 'kafka', 'topic' = '{source}', "
             f"{kafka}, 'properties.group.id' = 'test-{suffix}', 'scan.startup.mode' = 'earliest-offset', "
             "'format' = 'json')"
         )
         session.execute(
-            f"CREATE TABLE agg (user_id STRING, n BIGINT, total DOUBLE, PRIMARY KEY (user_id) NOT ENFORCED) WITH "
+            "CREATE TABLE agg (user_id STRING, n BIGINT, total DOUBLE, "
+            "PRIMARY KEY (user_id) NOT ENFORCED) WITH "
             f"('connector' = 'upsert-kafka', 'topic' = '{sink}', {kafka}, 'key.format' = 'raw', "
             "'value.format' = 'json')"
         )
-        job = session.execute("INSERT INTO agg SELECT user_id, COUNT(*), SUM(amount) FROM src GROUP BY user_id")
+        job = session.execute(
+            "INSERT INTO agg SELECT user_id, COUNT(*), SUM(amount) FROM src GROUP BY user_id"
+        )
         assert job.job_id, job
         try:
-            expected = {"U1": {"user_id": "U1", "n": 3, "total": 60.0}, "U2": {"user_id": "U2", "n": 1, "total": 5.0}}
+            expected = {
+                "U1": {"user_id": "U1", "n": 3, "total": 60.0},
+                "U2": {"user_id": "U2", "n": 1, "total": 5.0},
+            }
             latest: dict[str, dict[str, object]] = {}
             deadline = time.monotonic() + 90
             while latest != expected and time.monotonic() < deadline:

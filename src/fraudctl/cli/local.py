@@ -8,29 +8,21 @@ import time
 import click
 from rich.table import Table
 
-from fraudctl.cli.output import EXIT_DEGRADED, emit_json, err_console, fail, out_console, output_option
+from fraudctl.cli.output import (
+    EXIT_DEGRADED,
+    StackProgress,
+    emit_json,
+    err_console,
+    fail,
+    out_console,
+    output_option,
+)
 from fraudctl.config.environment import EnvironmentError_, load_environment
 from fraudctl.localstack import artifacts, stack
 from fraudctl.localstack.layout import Layout
 from fraudctl.localstack.services import StackError
 
 ENV_NAME = "local"  # the embedded stack is always described by environments/local.yaml
-
-
-class _Progress:
-    """One line per state change on stderr; a line every 10 s while a service is still starting."""
-
-    def __init__(self) -> None:
-        self.last: dict[str, tuple[str, float]] = {}
-
-    def __call__(self, name: str, state: str, waited: float, detail: str) -> None:
-        prev = self.last.get(name)
-        if prev and prev[0] == state and state == "starting" and waited - prev[1] < 10:
-            return
-        self.last[name] = (state, waited)
-        colour = {"up": "green", "already up": "green", "stopped": "yellow"}.get(state, "cyan")
-        suffix = f" after {waited:.1f}s" if waited else ""
-        err_console.print(f"  [{colour}]{name:<18} {state}{suffix}[/{colour}]  [dim]{detail}[/dim]", markup=True)
 
 
 @click.group("local")
@@ -61,15 +53,20 @@ def fetch(output: str) -> None:
 
 @local.command("up")
 @output_option
-@click.option("--timeout-scale", type=float, default=1.0, show_default=True,
-              help="Multiply every service's start timeout (slow machines).")
+@click.option(
+    "--timeout-scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Multiply every service's start timeout (slow machines).",
+)
 def up(output: str, timeout_scale: float) -> None:
     """Start every service that is not already running and wait until each is healthy."""
     t0 = time.monotonic()
     try:
         env = load_environment(ENV_NAME)
         err_console.print(f"Starting the local stack (environments/{ENV_NAME}.yaml)")
-        results = stack.up(env, Layout.default(), _Progress(), timeout_scale)
+        results = stack.up(env, Layout.default(), StackProgress(), timeout_scale)
     except (StackError, EnvironmentError_) as exc:
         fail(str(exc), output)
     seconds = round(time.monotonic() - t0, 1)
@@ -77,8 +74,10 @@ def up(output: str, timeout_scale: float) -> None:
         emit_json({"ok": True, "seconds": seconds, "services": [r.to_json() for r in results]})
     else:
         started = [r.name for r in results if r.started]
-        err_console.print(f"Local stack up in {seconds}s ({len(started)} started, "
-                          f"{len(results) - len(started)} already running)")
+        err_console.print(
+            f"Local stack up in {seconds}s ({len(started)} started, "
+            f"{len(results) - len(started)} already running)"
+        )
 
 
 @local.command("down")
@@ -88,7 +87,7 @@ def down(output: str, purge: bool) -> None:
     """Stop the services the stack started (and nothing else)."""
     try:
         env = load_environment(ENV_NAME)
-        stopped = stack.down(env, Layout.default(), _Progress(), purge)
+        stopped = stack.down(env, Layout.default(), StackProgress(), purge)
     except (StackError, EnvironmentError_) as exc:
         fail(str(exc), output)
     if output == "json":
@@ -112,8 +111,14 @@ def status(output: str) -> None:
         table = Table("service", "state", "pid", "ports", "health", "log")
         for r in results:
             colour = "green" if r.state == "up" else "red"
-            table.add_row(r.name, f"[{colour}]{r.state}[/{colour}]", str(r.pid or "-"),
-                          ",".join(map(str, r.ports)) or "-", r.detail, r.log)
+            table.add_row(
+                r.name,
+                f"[{colour}]{r.state}[/{colour}]",
+                str(r.pid or "-"),
+                ",".join(map(str, r.ports)) or "-",
+                r.detail,
+                r.log,
+            )
         out_console.print(table)
     if not all_up:
         sys.exit(EXIT_DEGRADED)

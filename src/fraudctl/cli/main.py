@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from fraudctl import __version__
+from fraudctl.cli.demo import demo
 from fraudctl.cli.local import local
 
 
@@ -15,6 +16,7 @@ def cli() -> None:
 
 
 cli.add_command(local)
+cli.add_command(demo)
 
 
 def main() -> None:

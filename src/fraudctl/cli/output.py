@@ -44,3 +44,21 @@ def fail(message: str, output: str, code: int = EXIT_ERROR, **extra: Any) -> Non
     else:
         err_console.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
     sys.exit(code)
+
+
+class StackProgress:
+    """One line per state change on stderr; a line every 10 s while a service is still starting."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, tuple[str, float]] = {}
+
+    def __call__(self, name: str, state: str, waited: float, detail: str) -> None:
+        prev = self.last.get(name)
+        if prev and prev[0] == state and state == "starting" and waited - prev[1] < 10:
+            return
+        self.last[name] = (state, waited)
+        colour = {"up": "green", "already up": "green", "stopped": "yellow"}.get(state, "cyan")
+        suffix = f" after {waited:.1f}s" if waited else ""
+        err_console.print(
+            f"  [{colour}]{name:<18} {state}{suffix}[/{colour}]  [dim]{detail}[/dim]", markup=True
+        )

@@ -5,8 +5,9 @@ INSERT jobs through it, and `fraudctl query` reads results through it."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +50,9 @@ class FlinkSession:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.http = requests.Session()
-        resp = self.http.post(f"{self.url}/v1/sessions", json={"properties": properties or {}}, timeout=timeout)
+        resp = self.http.post(
+            f"{self.url}/v1/sessions", json={"properties": properties or {}}, timeout=timeout
+        )
         if not resp.ok:
             raise GatewayError(f"opening a session at {self.url} failed: {_errors(resp)}")
         self.handle: str = resp.json()["sessionHandle"]
@@ -61,15 +64,16 @@ class FlinkSession:
         self.close()
 
     def close(self) -> None:
-        try:
+        # The gateway expires idle sessions on its own, so a failed close loses nothing.
+        with contextlib.suppress(requests.RequestException):
             self.http.delete(f"{self.url}/v1/sessions/{self.handle}", timeout=5)
-        except requests.RequestException:
-            pass  # the gateway expires idle sessions on its own
         self.http.close()
 
     def submit(self, statement: str) -> str:
         resp = self.http.post(
-            f"{self.url}/v1/sessions/{self.handle}/statements", json={"statement": statement}, timeout=self.timeout
+            f"{self.url}/v1/sessions/{self.handle}/statements",
+            json={"statement": statement},
+            timeout=self.timeout,
         )
         if not resp.ok:
             raise GatewayError(_errors(resp))
@@ -85,7 +89,9 @@ class FlinkSession:
             raise GatewayError(_errors(resp))
         return dict(resp.json())
 
-    def stream(self, statement: str, poll: float = 0.2) -> Iterator[tuple[list[str], str, list[Any]]]:
+    def stream(
+        self, statement: str, poll: float = 0.2
+    ) -> Generator[tuple[list[str], str, list[Any]], None, None]:
         """Runs a statement and yields (columns, row kind, fields) as rows arrive, until end of stream.
         The caller stops a streaming query by closing the generator (which cancels the operation)."""
         op = self.submit(statement)
@@ -109,10 +115,8 @@ class FlinkSession:
             self.cancel(op)
 
     def cancel(self, op: str) -> None:
-        try:
+        with contextlib.suppress(requests.RequestException):
             self.http.delete(f"{self.url}/v1/sessions/{self.handle}/operations/{op}/close", timeout=5)
-        except requests.RequestException:
-            pass
 
     def execute(self, statement: str, max_rows: int | None = None) -> StatementResult:
         """Runs a statement to completion (DDL, SET, INSERT submission, bounded SELECT)."""

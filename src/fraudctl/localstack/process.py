@@ -3,6 +3,7 @@ that also records the process start time so a recycled pid is never mistaken for
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import signal
@@ -54,10 +55,11 @@ def spawn(spec: ProcessSpec, run_dir: Path) -> int:
     spec.log_file.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **spec.env}
     user = spec.user if os.geteuid() == 0 else None
-    kwargs: dict[str, object] = {}
+    uid: int | None = None
+    gid: int | None = None
     if user:
         entry = pwd.getpwnam(user)
-        kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        uid, gid = entry.pw_uid, entry.pw_gid
         env.update(HOME=entry.pw_dir, USER=user, LOGNAME=user)
     with open(spec.log_file, "ab") as log:
         log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(spec.argv)}\n".encode())
@@ -70,11 +72,14 @@ def spawn(spec: ProcessSpec, run_dir: Path) -> int:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            **kwargs,  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
+            extra_groups=[] if uid is not None else None,
         )
-    ticks = _start_ticks(proc.pid) or "0"
-    _pid_file(run_dir, spec.name).write_text(f"{proc.pid} {ticks}\n")
-    return proc.pid
+    pid: int = proc.pid
+    ticks = _start_ticks(pid) or "0"
+    _pid_file(run_dir, spec.name).write_text(f"{pid} {ticks}\n")
+    return pid
 
 
 def exited(pid: int) -> bool:
@@ -118,10 +123,8 @@ def stop(run_dir: Path, name: str, timeout: float = 30.0) -> bool:
 
 
 def _signal_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _group_alive(pgid: int) -> bool:

@@ -138,18 +138,39 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
 
     def kafka_prepare() -> None:
         common_prepare()
-        _render(layout, "kafka.properties.j2", kafka_conf, host=HOST, port=kafka_port,
-                controller_port=controller_port, data_dir=kafka_data)
+        _render(
+            layout,
+            "kafka.properties.j2",
+            kafka_conf,
+            host=HOST,
+            port=kafka_port,
+            controller_port=controller_port,
+            data_dir=kafka_data,
+        )
         if not (kafka_data / "meta.properties").is_file():
             kafka_data.mkdir(parents=True, exist_ok=True)
             uuid = subprocess.run(  # noqa: S603
                 [java, "-cp", kafka_cp, "kafka.tools.StorageTool", "random-uuid"],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.strip()
             res = subprocess.run(  # noqa: S603
-                [java, f"-Dlog4j2.configurationFile={log4j}", "-cp", kafka_cp, "kafka.tools.StorageTool",
-                 "format", "-t", uuid, "-c", str(kafka_conf)],
-                capture_output=True, text=True, check=False,
+                [
+                    java,
+                    f"-Dlog4j2.configurationFile={log4j}",
+                    "-cp",
+                    kafka_cp,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    uuid,
+                    "-c",
+                    str(kafka_conf),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if res.returncode != 0:
                 raise StackError(f"kafka: formatting {kafka_data} failed: {res.stdout}{res.stderr}")
@@ -160,9 +181,19 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         prepare=kafka_prepare,
         spec=lambda: ProcessSpec(
             "kafka",
-            [java, f"-Xms{heap.get('kafka', 512)}m", f"-Xmx{heap.get('kafka', 512)}m",
-             f"-Dlog4j2.configurationFile={log4j}", "-cp", kafka_cp, "kafka.Kafka", str(kafka_conf)],
-            layout.logs / "kafka.log", layout.root),
+            [
+                java,
+                f"-Xms{heap.get('kafka', 512)}m",
+                f"-Xmx{heap.get('kafka', 512)}m",
+                f"-Dlog4j2.configurationFile={log4j}",
+                "-cp",
+                kafka_cp,
+                "kafka.Kafka",
+                str(kafka_conf),
+            ],
+            layout.logs / "kafka.log",
+            layout.root,
+        ),
         check=health.kafka_ready(bootstrap),
         requires=(layout.kafka_lib,),
     )
@@ -172,8 +203,15 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
 
     def connect_prepare() -> None:
         common_prepare()
-        _render(layout, "connect-distributed.properties.j2", connect_conf, host=HOST, port=connect_port,
-                bootstrap=bootstrap, plugin_path=layout.plugins)
+        _render(
+            layout,
+            "connect-distributed.properties.j2",
+            connect_conf,
+            host=HOST,
+            port=connect_port,
+            bootstrap=bootstrap,
+            plugin_path=layout.plugins,
+        )
 
     connect = Service(
         name="connect",
@@ -181,10 +219,20 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         prepare=connect_prepare,
         spec=lambda: ProcessSpec(
             "connect",
-            [java, f"-Xms{heap.get('connect', 768)}m", f"-Xmx{heap.get('connect', 768)}m",
-             f"-Dlog4j2.configurationFile={log4j}", "-cp", kafka_cp,
-             "org.apache.kafka.connect.cli.ConnectDistributed", str(connect_conf)],
-            layout.logs / "connect.log", layout.root, env=dict(secrets)),
+            [
+                java,
+                f"-Xms{heap.get('connect', 768)}m",
+                f"-Xmx{heap.get('connect', 768)}m",
+                f"-Dlog4j2.configurationFile={log4j}",
+                "-cp",
+                kafka_cp,
+                "org.apache.kafka.connect.cli.ConnectDistributed",
+                str(connect_conf),
+            ],
+            layout.logs / "connect.log",
+            layout.root,
+            env=dict(secrets),
+        ),
         check=health.http_ok(f"http://{HOST}:{connect_port}/connectors"),
         after=("kafka",),
         start_timeout=180,
@@ -208,10 +256,24 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
             _chown_tree(pg_data, user)
             _chown_tree(pwfile, user)
             res = subprocess.run(  # noqa: S603
-                [str(bindir / "initdb"), "-D", str(pg_data), "-U", pg_user, "--pwfile", str(pwfile),
-                 "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C.UTF-8"],
-                capture_output=True, text=True, check=False,
-                **({"user": user} if user else {}),  # type: ignore[arg-type]
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(pg_data),
+                    "-U",
+                    pg_user,
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                user=user,
             )
             pwfile.unlink(missing_ok=True)
             if res.returncode != 0:
@@ -221,7 +283,9 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         psql = str(postgres_bindir() / "psql")
         base = [psql, "-h", str(pg_socket), "-p", str(pg_port), "-U", pg_user, "-d", "postgres", "-tAc"]
         exists = subprocess.run(  # noqa: S603
-            [*base, f"SELECT 1 FROM pg_database WHERE datname = '{pg_db}'"], capture_output=True, text=True,
+            [*base, f"SELECT 1 FROM pg_database WHERE datname = '{pg_db}'"],
+            capture_output=True,
+            text=True,
             check=False,
         )
         if exists.stdout.strip() != "1":
@@ -234,10 +298,31 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         after_start=pg_after_start,
         spec=lambda: ProcessSpec(
             "postgres",
-            [str(postgres_bindir() / "postgres"), "-D", str(pg_data), "-p", str(pg_port), "-k", str(pg_socket),
-             "-c", f"listen_addresses={HOST}", "-c", "wal_level=logical", "-c", "max_wal_senders=10",
-             "-c", "max_replication_slots=10", "-c", "shared_buffers=64MB", "-c", "max_connections=100"],
-            layout.logs / "postgres.log", layout.root, user=user),
+            [
+                str(postgres_bindir() / "postgres"),
+                "-D",
+                str(pg_data),
+                "-p",
+                str(pg_port),
+                "-k",
+                str(pg_socket),
+                "-c",
+                f"listen_addresses={HOST}",
+                "-c",
+                "wal_level=logical",
+                "-c",
+                "max_wal_senders=10",
+                "-c",
+                "max_replication_slots=10",
+                "-c",
+                "shared_buffers=64MB",
+                "-c",
+                "max_connections=100",
+            ],
+            layout.logs / "postgres.log",
+            layout.root,
+            user=user,
+        ),
         check=health.postgres_ready(str(postgres_bindir() / "pg_isready"), HOST, pg_port),
         start_timeout=60,
     )
@@ -258,8 +343,16 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         # security auto-configuration never runs because security is set explicitly.
         for name in ("jvm.options", "log4j2.properties"):
             shutil.copy2(es_home / "config" / name, es_conf / name)
-        _render(layout, "elasticsearch.yml.j2", es_conf / "elasticsearch.yml", host=HOST, http_port=search_port,
-                transport_port=search_transport, data_dir=es_data, logs_dir=es_logs)
+        _render(
+            layout,
+            "elasticsearch.yml.j2",
+            es_conf / "elasticsearch.yml",
+            host=HOST,
+            http_port=search_port,
+            transport_port=search_transport,
+            data_dir=es_data,
+            logs_dir=es_logs,
+        )
         for d in (es_data, es_logs, es_tmp, es_conf):
             _chown_tree(d, user)
 
@@ -271,13 +364,21 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         spec=lambda: ProcessSpec(
             "search",
             [str(es_home / "bin" / "elasticsearch")],
-            layout.logs / "search.log", layout.root,
-            env={"ES_PATH_CONF": str(es_conf), "ES_JAVA_HOME": str(jhome), "ES_JAVA_OPTS": f"-Xms{search_heap}m -Xmx{search_heap}m",
-                 "ES_TMPDIR": str(es_tmp)},
-            user=user),
+            layout.logs / "search.log",
+            layout.root,
+            env={
+                "ES_PATH_CONF": str(es_conf),
+                "ES_JAVA_HOME": str(jhome),
+                "ES_JAVA_OPTS": f"-Xms{search_heap}m -Xmx{search_heap}m",
+                "ES_TMPDIR": str(es_tmp),
+            },
+            user=user,
+        ),
         check=health.http_ok(
             f"http://{HOST}:{search_port}/_cluster/health",
-            lambda r: None if r.json().get("status") in ("green", "yellow") else f"status {r.json().get('status')}",
+            lambda r: (
+                None if r.json().get("status") in ("green", "yellow") else f"status {r.json().get('status')}"
+            ),
         ),
         start_timeout=180,
         requires=(es_home,),
@@ -288,8 +389,11 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         name="s3",
         ports=(s3_port,),
         spec=lambda: ProcessSpec(
-            "s3", [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(s3_port)],
-            layout.logs / "s3.log", layout.root),
+            "s3",
+            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(s3_port)],
+            layout.logs / "s3.log",
+            layout.root,
+        ),
         check=health.http_ok(f"http://{HOST}:{s3_port}/moto-api/"),
         start_timeout=60,
     )
@@ -305,11 +409,24 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
     }
 
     def flink_prepare() -> None:
-        _render(layout, "flink-config.yaml.j2", flink_conf / "config.yaml", host=HOST, rpc_port=flink_rpc,
-                rest_port=flink_rest, gateway_port=flink_gateway, data_dir=layout.data / "flink",
-                jobmanager_mb=heap.get("flink_jobmanager", 768), taskmanager_mb=heap.get("flink_taskmanager", 1536))
-        for name in ("log4j-console.properties", "log4j.properties", "log4j-cli.properties",
-                     "log4j-session.properties"):
+        _render(
+            layout,
+            "flink-config.yaml.j2",
+            flink_conf / "config.yaml",
+            host=HOST,
+            rpc_port=flink_rpc,
+            rest_port=flink_rest,
+            gateway_port=flink_gateway,
+            data_dir=layout.data / "flink",
+            jobmanager_mb=heap.get("flink_jobmanager", 768),
+            taskmanager_mb=heap.get("flink_taskmanager", 1536),
+        )
+        for name in (
+            "log4j-console.properties",
+            "log4j.properties",
+            "log4j-cli.properties",
+            "log4j-session.properties",
+        ):
             shutil.copy2(flink_home / "conf" / name, flink_conf / name)
         (layout.logs / "flink").mkdir(parents=True, exist_ok=True)
 
@@ -323,8 +440,12 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         ports=(flink_rest, flink_rpc),
         prepare=flink_prepare,
         spec=lambda: ProcessSpec(
-            "flink-jobmanager", [str(flink_home / "bin" / "jobmanager.sh"), "start-foreground"],
-            layout.logs / "flink-jobmanager.log", layout.root, env=flink_env),
+            "flink-jobmanager",
+            [str(flink_home / "bin" / "jobmanager.sh"), "start-foreground"],
+            layout.logs / "flink-jobmanager.log",
+            layout.root,
+            env=flink_env,
+        ),
         check=health.http_ok(f"http://{HOST}:{flink_rest}/overview", lambda r: overview(r, False)),
         requires=(flink_home,),
     )
@@ -332,8 +453,12 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         name="flink-taskmanager",
         ports=(),
         spec=lambda: ProcessSpec(
-            "flink-taskmanager", [str(flink_home / "bin" / "taskmanager.sh"), "start-foreground"],
-            layout.logs / "flink-taskmanager.log", layout.root, env=flink_env),
+            "flink-taskmanager",
+            [str(flink_home / "bin" / "taskmanager.sh"), "start-foreground"],
+            layout.logs / "flink-taskmanager.log",
+            layout.root,
+            env=flink_env,
+        ),
         check=health.http_ok(f"http://{HOST}:{flink_rest}/overview", lambda r: overview(r, True)),
         after=("flink-jobmanager",),
         requires=(flink_home,),
@@ -344,13 +469,18 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         ports=(flink_gateway,),
         spec=lambda: ProcessSpec(
             "flink-sql-gateway",
-            [str(flink_home / "bin" / "sql-gateway.sh"), "start-foreground",
-             f"-Dsql-gateway.endpoint.rest.address={HOST}", f"-Dsql-gateway.endpoint.rest.port={flink_gateway}"],
-            layout.logs / "flink-sql-gateway.log", layout.root,
-            env={**flink_env, "JVM_ARGS": f"-Xmx{gateway_heap}m"}),
+            [
+                str(flink_home / "bin" / "sql-gateway.sh"),
+                "start-foreground",
+                f"-Dsql-gateway.endpoint.rest.address={HOST}",
+                f"-Dsql-gateway.endpoint.rest.port={flink_gateway}",
+            ],
+            layout.logs / "flink-sql-gateway.log",
+            layout.root,
+            env={**flink_env, "JVM_ARGS": f"-Xmx{gateway_heap}m"},
+        ),
         check=health.http_ok(f"http://{HOST}:{flink_gateway}/v1/info"),
         after=("flink-taskmanager",),
         requires=(flink_home,),
     )
     return [kafka, postgres, search, s3, flink_jm, connect, flink_tm, flink_gw]
-

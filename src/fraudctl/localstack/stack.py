@@ -61,7 +61,9 @@ def _log_tail(path: Path, lines: int = 25) -> str:
         return "(no log yet)"
 
 
-def up(env: Environment, layout: Layout, progress: Progress, timeout_scale: float = 1.0) -> list[ServiceStatus]:
+def up(
+    env: Environment, layout: Layout, progress: Progress, timeout_scale: float = 1.0
+) -> list[ServiceStatus]:
     if not (layout.opt / ".installed").is_file():
         raise StackError("the stack's artifacts are not installed under .local/opt: run `make setup` first")
     services = _services(env, layout)
@@ -120,7 +122,8 @@ def _wait(
             waited = time.monotonic() - started
             if process.exited(pid):
                 raise StackError(
-                    f"{svc.name}: process {pid} exited while starting (ports {', '.join(map(str, svc.ports)) or '-'})."
+                    f"{svc.name}: process {pid} exited while starting "
+                    f"(ports {', '.join(map(str, svc.ports)) or '-'})."
                     f" Log: {log}\n{_log_tail(log)}"
                 )
             state = svc.check()
@@ -128,11 +131,14 @@ def _wait(
                 svc.after_start()
                 progress(svc.name, "up", waited, state.detail)
                 done.append(
-                    ServiceStatus(svc.name, "up", pid, svc.ports, state.detail, str(log), round(waited, 1), True)
+                    ServiceStatus(
+                        svc.name, "up", pid, svc.ports, state.detail, str(log), round(waited, 1), True
+                    )
                 )
             elif waited > svc.start_timeout * timeout_scale:
                 raise StackError(
-                    f"{svc.name}: not healthy after {waited:.0f}s ({state.detail}). Log: {log}\n{_log_tail(log)}"
+                    f"{svc.name}: not healthy after {waited:.0f}s ({state.detail}). "
+                    f"Log: {log}\n{_log_tail(log)}"
                 )
             else:
                 progress(svc.name, "starting", waited, state.detail)
@@ -166,10 +172,15 @@ def status(env: Environment, layout: Layout) -> list[ServiceStatus]:
         pid = process.running_pid(layout.run, svc.name)
         if pid is None:
             foreign = [p for p in svc.ports if port_open(HOST_FREE_CHECK_HOST, p, 0.2)]
-            detail = (f"not started by the stack, but port {foreign[0]} answers (another process)"
-                      if foreign else "not running")
+            detail = (
+                f"not started by the stack, but port {foreign[0]} answers (another process)"
+                if foreign
+                else "not running"
+            )
             out.append(ServiceStatus(svc.name, "down", None, svc.ports, detail, log))
             continue
         state = svc.check()
-        out.append(ServiceStatus(svc.name, "up" if state.ok else "unhealthy", pid, svc.ports, state.detail, log))
+        out.append(
+            ServiceStatus(svc.name, "up" if state.ok else "unhealthy", pid, svc.ports, state.detail, log)
+        )
     return out

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from fraudctl.config.durations import duration_ms
 from fraudctl.config.environment import Environment
 from fraudctl.paths import repo_root
-
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
-
-def duration_ms(text: str) -> int:
-    match = _DURATION.match(str(text).strip())
-    if not match:
-        raise ValueError(f"expected a duration such as 30s, 10m, 2h or 7d, got {text!r}")
-    return int(match.group(1)) * _UNIT_MS[match.group(2)]
-
 
 @dataclass(frozen=True)
 class TopicSpec:

@@ -7,6 +7,8 @@ import click
 from fraudctl import __version__
 from fraudctl.cli.demo import demo
 from fraudctl.cli.local import local
+from fraudctl.cli.render import render
+from fraudctl.cli.validate import validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +19,8 @@ def cli() -> None:
 
 cli.add_command(local)
 cli.add_command(demo)
+cli.add_command(render)
+cli.add_command(validate)
 
 
 def main() -> None:

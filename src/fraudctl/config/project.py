@@ -1,0 +1,66 @@
+"""The repo as a whole: every environment, topic, connector and detection file, parsed with line
+numbers. Loading never stops at the first bad file: syntax problems are collected and the file is
+left out, so one run reports everything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fraudctl.config.source import Located, Problem, SourceError, load_yaml
+
+# Folders and files of the repo that hold declarations (relative to the project root).
+ENVIRONMENTS = "environments"
+CONNECTORS = "connectors"
+DETECTIONS = "detections"
+TOPICS = "topics.yaml"
+SCHEMAS = "schemas"
+TEMPLATES = "templates"
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    environments: dict[str, Located] = field(default_factory=dict)
+    topics: Located | None = None
+    connectors: list[Located] = field(default_factory=list)
+    detections: list[Located] = field(default_factory=list)
+
+    def schema(self, name: str) -> Path:
+        return self.root / SCHEMAS / name
+
+    @property
+    def templates(self) -> Path:
+        return self.root / TEMPLATES
+
+    def environment_names(self) -> list[str]:
+        return sorted(self.environments)
+
+
+def _load(root: Path, path: Path, problems: list[Problem]) -> Located | None:
+    try:
+        return load_yaml(path, str(path.relative_to(root)))
+    except SourceError as exc:
+        problems.append(exc.problem)
+        return None
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+
+
+def load_project(root: Path) -> tuple[Project, list[Problem]]:
+    problems: list[Problem] = []
+    environments = {}
+    for path in _yaml_files(root / ENVIRONMENTS):
+        doc = _load(root, path, problems)
+        if doc is not None:
+            environments[path.stem] = doc
+    topics = None
+    if (root / TOPICS).is_file():
+        topics = _load(root, root / TOPICS, problems)
+    else:
+        problems.append(Problem(TOPICS, None, "", "missing: every topic of the pipeline is declared here"))
+    connectors = [d for p in _yaml_files(root / CONNECTORS) if (d := _load(root, p, problems)) is not None]
+    detections = [d for p in _yaml_files(root / DETECTIONS) if (d := _load(root, p, problems)) is not None]
+    return Project(root, environments, topics, connectors, detections), problems

@@ -1,0 +1,82 @@
+"""Everything one environment renders to: topic specs, connector configs, ksqlDB SQL, Flink SQL.
+
+`render_environment` returns artifacts (path in the output folder -> text) and the problems met;
+`write` puts them in a folder, byte-identical for the same input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fraudctl.config.project import Project
+from fraudctl.config.source import Problem
+from fraudctl.render import jinja
+from fraudctl.render.connectors import RenderedConnector, render_connector
+from fraudctl.render.context import env_view, rule_views, stream_view, topic_views
+
+ENGINES = ("ksql", "flink")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    env: str
+    files: dict[str, str]
+    connectors: list[RenderedConnector]
+    topics: dict[str, dict[str, Any]]
+
+
+def sql_context(project: Project, env_name: str, params: dict[str, dict[str, Any]] | None = None
+                ) -> dict[str, Any]:
+    env = env_view(project, env_name)
+    return {"env": env, "topics": topic_views(project, env), "rules": rule_views(project, env, params),
+            "stream": stream_view(env)}
+
+
+def render_sql(project: Project, engine: str, context: dict[str, Any]) -> str:
+    return jinja.render(project.templates, f"{engine}/pipeline.sql.j2", context)
+
+
+def render_environment(project: Project, env_name: str) -> tuple[Rendered, list[Problem]]:
+    problems: list[Problem] = []
+    files: dict[str, str] = {}
+    env = env_view(project, env_name)
+    topics = topic_views(project, env)
+    files["topics.json"] = _json(list(topics.values()))
+    connectors: list[RenderedConnector] = []
+    for intent in project.connectors:
+        if not isinstance(intent.value, dict) or intent.value.get("enabled", True) is False:
+            continue
+        try:
+            rendered = render_connector(project, intent, env)
+        except jinja.RenderError as exc:
+            problems.append(exc.problem)
+            continue
+        connectors.append(rendered)
+        files[f"connectors/{rendered.name}.json"] = _json(rendered.to_json())
+    context = sql_context(project, env_name)
+    for engine in ENGINES:
+        try:
+            files[f"{engine}/pipeline.sql"] = render_sql(project, engine, context)
+        except jinja.RenderError as exc:
+            problems.append(exc.problem)
+    return Rendered(env_name, files, connectors, topics), problems
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def write(rendered: Rendered, out: Path) -> list[Path]:
+    """Replaces `out` with exactly the rendered files (so a removed connector leaves no stale file)."""
+    if out.exists():
+        shutil.rmtree(out)
+    written = []
+    for rel, text in sorted(rendered.files.items()):
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        written.append(path)
+    return written

@@ -1,0 +1,1 @@
+"""Offline validation for CI: every check that needs no running service."""

@@ -12,6 +12,7 @@ from fraudctl.config.durations import duration_ms
 from fraudctl.config.environment import Environment
 from fraudctl.paths import repo_root
 
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str

@@ -14,21 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from fraudctl.config.project import copy_declarations
 from fraudctl.config.source import Problem
 from fraudctl.validate.run import validate
 
 ROOT = Path(__file__).resolve().parents[2]
-COPIED = ("environments", "connectors", "detections", "topics.yaml", "schemas", "templates")
 
 
 def copy_repo(dest: Path) -> Path:
-    for name in COPIED:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name)
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
+    return copy_declarations(ROOT, dest)
 
 
 def edit(path: Path, old: str, new: str) -> int:
@@ -55,14 +49,20 @@ class Case:
 def _bad_yaml(root: Path) -> Problem:
     line = edit(root / "connectors/alerts-search.yaml", "topics: [fraud-alerts]", "topics: [fraud-alerts")
     # The parser notices on the next line, where the unclosed list meets the next key.
-    return Problem("connectors/alerts-search.yaml", line + 1, "", "invalid YAML: expected ',' or ']', but got ':'")
+    return Problem(
+        "connectors/alerts-search.yaml", line + 1, "", "invalid YAML: expected ',' or ']', but got ':'"
+    )
 
 
 def _unknown_key(root: Path) -> Problem:
     line = edit(root / "connectors/alerts-search.yaml", "format: json", "format: json\nfromat: json")
-    return Problem("connectors/alerts-search.yaml", line + 1, "fromat",
-                   "unknown key (allowed: description, enabled, errors, flush, format, key, kind, name, overrides, "
-                   "target, tasks, time_field, topics)")
+    return Problem(
+        "connectors/alerts-search.yaml",
+        line + 1,
+        "fromat",
+        "unknown key (allowed: description, enabled, errors, flush, format, key, kind, name, overrides, "
+        "target, tasks, time_field, topics)",
+    )
 
 
 def _missing_required(root: Path) -> Problem:
@@ -77,68 +77,120 @@ def _wrong_type(root: Path) -> Problem:
 
 def _undeclared_topic(root: Path) -> Problem:
     line = edit(root / "connectors/alerts-search.yaml", "topics: [fraud-alerts]", "topics: [fraud-alertz]")
-    return Problem("connectors/alerts-search.yaml", line, "topics[0]",
-                   "topic 'fraud-alertz' is not declared in topics.yaml")
+    return Problem(
+        "connectors/alerts-search.yaml",
+        line,
+        "topics[0]",
+        "topic 'fraud-alertz' is not declared in topics.yaml",
+    )
 
 
 def _duplicate_connector(root: Path) -> Problem:
     shutil.copy2(root / "connectors/alerts-search.yaml", root / "connectors/alerts-search-copy.yaml")
-    return Problem("connectors/alerts-search.yaml", 1, "name",
-                   "duplicate connector name (also in connectors/alerts-search-copy.yaml)")
+    return Problem(
+        "connectors/alerts-search.yaml",
+        1,
+        "name",
+        "duplicate connector name (also in connectors/alerts-search-copy.yaml)",
+    )
 
 
 def _plaintext_password(root: Path) -> Problem:
-    line = edit(root / "environments/staging.yaml", "password: ${file:/etc/fraud/secrets.properties:postgres.password}",
-                "password: hunter2")
-    return Problem("environments/staging.yaml", line, "postgres.password",
-                   "plaintext secret: must be a ${env:NAME} or ${file:PATH:KEY} reference")
+    line = edit(
+        root / "environments/staging.yaml",
+        "password: ${file:/etc/fraud/secrets.properties:postgres.password}",
+        "password: hunter2",
+    )
+    return Problem(
+        "environments/staging.yaml",
+        line,
+        "postgres.password",
+        "plaintext secret: must be a ${env:NAME} or ${file:PATH:KEY} reference",
+    )
 
 
 def _plaintext_in_override(root: Path) -> Problem:
-    line = edit(root / "connectors/alerts-postgres.yaml", "errors:", "overrides:\n  oss:\n    connection.password: s3cr3t\nerrors:")
-    return Problem("connectors/alerts-postgres.yaml", line + 2, "overrides.oss.connection.password",
-                   "plaintext secret: must be a ${env:NAME} or ${file:PATH:KEY} reference")
+    line = edit(
+        root / "connectors/alerts-postgres.yaml",
+        "errors:",
+        "overrides:\n  oss:\n    connection.password: s3cr3t\nerrors:",
+    )
+    return Problem(
+        "connectors/alerts-postgres.yaml",
+        line + 2,
+        "overrides.oss.connection.password",
+        "plaintext secret: must be a ${env:NAME} or ${file:PATH:KEY} reference",
+    )
 
 
 def _missing_dlq(root: Path) -> Problem:
     path = root / "connectors/alerts-postgres.yaml"
     line = line_of(path, "errors:")
     edit(path, "  dlq_topic: dlq-sinks\n", "")
-    return Problem("connectors/alerts-postgres.yaml", line, "errors.dlq_topic",
-                   "every sink needs a dead-letter topic and a tolerance")
+    return Problem(
+        "connectors/alerts-postgres.yaml",
+        line,
+        "errors.dlq_topic",
+        "every sink needs a dead-letter topic and a tolerance",
+    )
 
 
 def _undefined_template_variable(root: Path) -> Problem:
     path = root / "templates/connect/oss/search-alerts.yaml.j2"
-    line = edit(path, 'index: {{ c.target.index | tojson }}', 'index: {{ c.target.indx | tojson }}')
-    return Problem("templates/connect/oss/search-alerts.yaml.j2", line, "indx",
-                   "undefined variable: 'dict object' has no attribute 'indx'")
+    line = edit(path, "index: {{ c.target.index | tojson }}", "index: {{ c.target.indx | tojson }}")
+    return Problem(
+        "templates/connect/oss/search-alerts.yaml.j2",
+        line,
+        "indx",
+        "undefined variable: 'dict object' has no attribute 'indx'",
+    )
 
 
 def _unknown_environment(root: Path) -> Problem:
-    return Problem("environments/nope.yaml", None, "", "unknown environment 'nope' (known: docker, local, prod, staging)")
+    return Problem(
+        "environments/nope.yaml", None, "", "unknown environment 'nope' (known: docker, local, prod, staging)"
+    )
 
 
 def _unknown_kind(root: Path) -> Problem:
     line = edit(root / "connectors/alerts-search.yaml", "kind: search-alerts", "kind: kafka-to-mars")
-    return Problem("connectors/alerts-search.yaml", line, "kind",
-                   "expected one of s3-archive, search-alerts, postgres-alerts, postgres-reference-source; "
-                   "got 'kafka-to-mars'")
+    return Problem(
+        "connectors/alerts-search.yaml",
+        line,
+        "kind",
+        "expected one of s3-archive, search-alerts, postgres-alerts, postgres-reference-source; "
+        "got 'kafka-to-mars'",
+    )
 
 
 def _sql_undefined_stream(root: Path) -> Problem:
-    edit(root / "templates/flink/rules/blacklisted_account.sql.j2", "FROM transactions AS t", "FROM transactionz AS t")
+    edit(
+        root / "templates/flink/rules/blacklisted_account.sql.j2",
+        "FROM transactions AS t",
+        "FROM transactionz AS t",
+    )
     rendered = _rendered_line(root, "flink", "FROM transactionz AS t")
-    return Problem("rendered/local/flink/pipeline.sql", rendered, "transactionz",
-                   "references a stream/table that is not defined before this statement")
+    return Problem(
+        "rendered/local/flink/pipeline.sql",
+        rendered,
+        "transactionz",
+        "references a stream/table that is not defined before this statement",
+    )
 
 
 def _sql_unterminated(root: Path) -> Problem:
-    edit(root / "templates/flink/rules/new_device.sql.j2", "WHERE t.uses = 1 AND t.amount >= {{ rule.params.min_amount }};",
-         "WHERE t.uses = 1 AND t.amount >= {{ rule.params.min_amount }}")
+    edit(
+        root / "templates/flink/rules/new_device.sql.j2",
+        "WHERE t.uses = 1 AND t.amount >= {{ rule.params.min_amount }};",
+        "WHERE t.uses = 1 AND t.amount >= {{ rule.params.min_amount }}",
+    )
     text = _render_text(root, "flink")
-    return Problem("rendered/local/flink/pipeline.sql", text.rstrip().count("\n") + 1, "",
-                   "statement not terminated with ';': " + repr(_last_statement(text)[:60]))
+    return Problem(
+        "rendered/local/flink/pipeline.sql",
+        text.rstrip().count("\n") + 1,
+        "",
+        "statement not terminated with ';': " + repr(_last_statement(text)[:60]),
+    )
 
 
 def _env_name_mismatch(root: Path) -> Problem:
@@ -147,34 +199,63 @@ def _env_name_mismatch(root: Path) -> Problem:
 
 
 def _unknown_rule_param_in_env(root: Path) -> Problem:
-    line = edit(root / "environments/local.yaml", "rapid_burst: {min_count: 5, window: 60s}",
-                "rapid_burst: {min_cnt: 5, window: 60s}")
-    return Problem("environments/local.yaml", line, "detections.rapid_burst.min_cnt",
-                   "unknown parameter of rule rapid_burst (allowed: min_count, window)")
+    line = edit(
+        root / "environments/local.yaml",
+        "rapid_burst: {min_count: 5, window: 60s}",
+        "rapid_burst: {min_cnt: 5, window: 60s}",
+    )
+    return Problem(
+        "environments/local.yaml",
+        line,
+        "detections.rapid_burst.min_cnt",
+        "unknown parameter of rule rapid_burst (allowed: min_count, window)",
+    )
 
 
 def _bad_duration(root: Path) -> Problem:
     line = edit(root / "detections/new_device.yaml", "lookback: 30d", "lookback: 30")
-    return Problem("detections/new_device.yaml", line, "params.lookback",
-                   "expected a duration such as 30s, 10m, 2h or 7d, got 30")
+    return Problem(
+        "detections/new_device.yaml",
+        line,
+        "params.lookback",
+        "expected a duration such as 30s, 10m, 2h or 7d, got 30",
+    )
 
 
 def _missing_engine_template(root: Path) -> Problem:
     (root / "templates/ksql/rules/new_device.sql.j2").unlink()
-    return Problem("detections/new_device.yaml", 1, "rule", "no ksql template: templates/ksql/rules/new_device.sql.j2")
+    return Problem(
+        "detections/new_device.yaml", 1, "rule", "no ksql template: templates/ksql/rules/new_device.sql.j2"
+    )
 
 
 def _unknown_class_key_in_override(root: Path) -> Problem:
-    line = edit(root / "connectors/alerts-postgres.yaml", "errors:", "overrides:\n  oss:\n    batch.sizee: 500\nerrors:")
-    return Problem("connectors/alerts-postgres.yaml", line + 2, "batch.sizee",
-                   "unknown key for io.debezium.connector.jdbc.JdbcSinkConnector "
-                   "(see schemas/connect/oss/io.debezium.connector.jdbc.JdbcSinkConnector.yaml)")
+    line = edit(
+        root / "connectors/alerts-postgres.yaml",
+        "errors:",
+        "overrides:\n  oss:\n    batch.sizee: 500\nerrors:",
+    )
+    return Problem(
+        "connectors/alerts-postgres.yaml",
+        line + 2,
+        "batch.sizee",
+        "unknown key for io.debezium.connector.jdbc.JdbcSinkConnector "
+        "(see schemas/connect/oss/io.debezium.connector.jdbc.JdbcSinkConnector.yaml)",
+    )
 
 
 def _bad_enum_in_override(root: Path) -> Problem:
-    line = edit(root / "connectors/alerts-postgres.yaml", "errors:", "overrides:\n  oss:\n    insert.mode: merge\nerrors:")
-    return Problem("connectors/alerts-postgres.yaml", line + 2, "insert.mode",
-                   "expected one of insert, upsert, update; got 'merge'")
+    line = edit(
+        root / "connectors/alerts-postgres.yaml",
+        "errors:",
+        "overrides:\n  oss:\n    insert.mode: merge\nerrors:",
+    )
+    return Problem(
+        "connectors/alerts-postgres.yaml",
+        line + 2,
+        "insert.mode",
+        "expected one of insert, upsert, update; got 'merge'",
+    )
 
 
 def _duplicate_yaml_key(root: Path) -> Problem:
@@ -183,15 +264,23 @@ def _duplicate_yaml_key(root: Path) -> Problem:
 
 
 def _undeclared_topic_override(root: Path) -> Problem:
-    line = edit(root / "environments/prod.yaml", "transactions: {partitions: 24}", "transaction: {partitions: 24}")
-    return Problem("environments/prod.yaml", line, "topics.overrides.transaction", "topic is not declared in topics.yaml")
+    line = edit(
+        root / "environments/prod.yaml", "transactions: {partitions: 24}", "transaction: {partitions: 24}"
+    )
+    return Problem(
+        "environments/prod.yaml", line, "topics.overrides.transaction", "topic is not declared in topics.yaml"
+    )
 
 
 def _unknown_rule(root: Path) -> Problem:
     line = edit(root / "detections/new_device.yaml", "rule: new_device", "rule: new_devise")
-    return Problem("detections/new_device.yaml", line, "rule",
-                   "unknown rule 'new_devise' (known: blacklisted_account, high_value, location_mismatch, "
-                   "new_device, rapid_burst)")
+    return Problem(
+        "detections/new_device.yaml",
+        line,
+        "rule",
+        "unknown rule 'new_devise' (known: blacklisted_account, high_value, location_mismatch, "
+        "new_device, rapid_burst)",
+    )
 
 
 def _render_text(root: Path, engine: str) -> str:
@@ -271,8 +360,13 @@ def test_every_problem_of_one_run_is_reported(tmp_path: Path) -> None:
 
 def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FRAUDCTL_HOME": str(root)}
-    return subprocess.run([sys.executable, "-m", "fraudctl", "validate", *args], capture_output=True, text=True,
-                          env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "fraudctl", "validate", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
 
 
 def test_cli_exit_codes_and_output_formats(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from fraudctl import __version__
+from fraudctl.cli.bench import bench
 from fraudctl.cli.demo import demo
 from fraudctl.cli.local import local
 from fraudctl.cli.render import render
@@ -21,6 +22,7 @@ cli.add_command(local)
 cli.add_command(demo)
 cli.add_command(render)
 cli.add_command(validate)
+cli.add_command(bench)
 
 
 def main() -> None:

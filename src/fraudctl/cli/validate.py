@@ -18,8 +18,11 @@ from fraudctl.validate.run import validate as run_validate
 @click.command("validate")
 @click.option("--env", "env_names", multiple=True, help="Environment(s) to validate (repeatable).")
 @click.option("--all-envs", is_flag=True, help="Validate every environment (the default when no --env).")
-@click.option("--online", is_flag=True,
-              help="Also ask the environment's Connect worker to validate each rendered connector.")
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also ask the environment's Connect worker to validate each rendered connector.",
+)
 @output_option
 def validate(env_names: tuple[str, ...], all_envs: bool, online: bool, output: str) -> None:
     """Check every file, template and reference without any service (unless --online)."""

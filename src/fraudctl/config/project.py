@@ -4,6 +4,7 @@ left out, so one run reports everything."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,21 @@ class Project:
 
     def environment_names(self) -> list[str]:
         return sorted(self.environments)
+
+
+# Everything `validate` and `render` read: enough to validate a copy of the repo elsewhere.
+DECLARATIONS = (ENVIRONMENTS, CONNECTORS, DETECTIONS, TOPICS, SCHEMAS, TEMPLATES)
+
+
+def copy_declarations(src: Path, dest: Path) -> Path:
+    """Copies the repo's declarations (not code, not state) to `dest`, for benchmarks and tests."""
+    for name in DECLARATIONS:
+        if (src / name).is_dir():
+            shutil.copytree(src / name, dest / name)
+        else:
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src / name, dest / name)
+    return dest
 
 
 def _load(root: Path, path: Path, problems: list[Problem]) -> Located | None:

@@ -19,7 +19,11 @@ class Param:
     def problem(self, value: Any) -> str | None:
         """Why `value` is not acceptable, or None."""
         if self.kind == "duration":
-            return None if is_duration(value) else f"expected a duration such as 30s, 10m, 2h or 7d, got {value!r}"
+            return (
+                None
+                if is_duration(value)
+                else f"expected a duration such as 30s, 10m, 2h or 7d, got {value!r}"
+            )
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"expected {'an integer' if self.kind == 'int' else 'a number'}, got {value!r}"
         if self.kind == "int" and not isinstance(value, int):
@@ -32,7 +36,11 @@ class Param:
 RULES: dict[str, dict[str, Param]] = {
     "rapid_burst": {"min_count": Param("int", 2), "window": Param("duration")},
     "location_mismatch": {"window": Param("duration"), "max_speed_kmh": Param("number", 1)},
-    "high_value": {"threshold": Param("number", 0), "multiple": Param("number", 1), "history": Param("duration")},
+    "high_value": {
+        "threshold": Param("number", 0),
+        "multiple": Param("number", 1),
+        "history": Param("duration"),
+    },
     "blacklisted_account": {},
     "new_device": {"lookback": Param("duration"), "min_amount": Param("number", 0)},
 }

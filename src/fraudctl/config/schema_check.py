@@ -13,8 +13,14 @@ from jsonschema.exceptions import ValidationError
 
 from fraudctl.config.source import Located, Problem, dotted
 
-_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
-               "number": "a number", "boolean": "true or false"}
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+}
 
 
 @cache
@@ -42,12 +48,14 @@ def _problems(doc: Located, err: ValidationError) -> list[Problem]:
         for name in err.instance:
             if name not in allowed:
                 hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
-                out.append(Problem(doc.file, doc.line((*path, name)), dotted((*path, name)), f"unknown key{hint}"))
+                out.append(
+                    Problem(doc.file, doc.line((*path, name)), dotted((*path, name)), f"unknown key{hint}")
+                )
         return out
     line = doc.line(path)
     if err.validator == "type":
         expected = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-        names = " or ".join(_TYPE_NAMES.get(t, t) for t in expected)
+        names = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in expected)
         return [Problem(doc.file, line, key, f"expected {names}, got {_describe(err.instance)}")]
     if err.validator == "enum":
         options = ", ".join(map(str, err.validator_value))
@@ -65,6 +73,8 @@ def check(doc: Located, schema: Path) -> list[Problem]:
     if doc.value is None:
         return [Problem(doc.file, 1, "", "file is empty")]
     out: list[Problem] = []
-    for err in sorted(_validator(schema).iter_errors(doc.value), key=lambda e: list(map(str, e.absolute_path))):
+    for err in sorted(
+        _validator(schema).iter_errors(doc.value), key=lambda e: list(map(str, e.absolute_path))
+    ):
         out.extend(_problems(doc, err))
     return out

@@ -9,6 +9,8 @@ from typing import Any
 import yaml
 
 Path_ = tuple[str | int, ...]
+# libyaml's parser when the build has it (much faster); the pure-Python one otherwise.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -58,20 +60,31 @@ def dotted(path: Path_) -> str:
     return out
 
 
-def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str, loader: yaml.SafeLoader) -> Any:
+def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str, loader: Any) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = str(loader.construct_object(key_node, deep=True))
             if key in out:
-                raise SourceError(Problem(file, key_node.start_mark.line + 1, dotted((*path, key)), "duplicate key"))
+                raise SourceError(
+                    Problem(file, key_node.start_mark.line + 1, dotted((*path, key)), "duplicate key")
+                )
             lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = _construct(value_node, (*path, key), lines, file, loader)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, (*path, i), lines, file, loader) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        # A broken file is parsed again by the pure-Python parser: its messages are the same on every
+        # machine, with or without libyaml. Errors are rare, so the second parse costs nothing.
+        return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
 def load_yaml(path: Path, display: str | None = None) -> Located:
@@ -82,7 +95,7 @@ def load_yaml(path: Path, display: str | None = None) -> Located:
     except OSError as exc:
         raise SourceError(Problem(file, None, "", f"cannot read: {exc.strerror}")) from exc
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -90,4 +103,4 @@ def load_yaml(path: Path, display: str | None = None) -> Located:
     lines: dict[Path_, int] = {}
     if node is None:
         return Located(file, None, {(): 1})
-    return Located(file, _construct(node, (), lines, file, yaml.SafeLoader("")), lines)
+    return Located(file, _construct(node, (), lines, file, _Loader("")), lines)

@@ -6,10 +6,9 @@ when both profiles use the same connector) and render a flat `key: value` YAML m
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from fraudctl.config.project import Project
 from fraudctl.config.source import Located, Problem
@@ -38,6 +37,34 @@ def connect_value(value: Any) -> str:
     return str(value)
 
 
+def parse_flat_map(text: str, template: str) -> dict[str, Any]:
+    """Connector templates render one `key: <JSON value>` per line (values through `tojson`); this
+    reads exactly that, strictly. A duplicate key is an error rather than a silent override."""
+    out: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition(": ")
+        try:
+            if not sep:
+                raise ValueError("no ': ' separator")
+            parsed = json.loads(value)
+        except ValueError as exc:
+            raise jinja.RenderError(
+                Problem(
+                    template,
+                    None,
+                    key,
+                    f"rendered line {number} is not `key: <JSON value>` ({exc}): {stripped[:80]!r}",
+                )
+            ) from exc
+        if key in out:
+            raise jinja.RenderError(Problem(template, None, key, f"rendered twice (line {number})"))
+        out[key] = parsed
+    return out
+
+
 def template_for(project: Project, profile: str, kind: str) -> str:
     specific = f"connect/{profile}/{kind}.yaml.j2"
     return specific if (project.templates / specific).is_file() else f"connect/{kind}.yaml.j2"
@@ -48,10 +75,7 @@ def render_connector(project: Project, intent: Located, env: dict[str, Any]) -> 
     profile = str(env.get("connector_profile"))
     template = template_for(project, profile, str(c.get("kind")))
     text = jinja.render(project.templates, template, {"c": c, "env": env, "replication": replication_of(env)})
-    try:
-        parsed = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise jinja.RenderError(Problem(f"templates/{template}", None, "", f"rendered text is not a flat map: {exc}"))
+    parsed = parse_flat_map(text, f"templates/{template}")
     origins: dict[str, tuple[str, int | None]] = {k: (f"templates/{template}", None) for k in parsed}
     config = {str(k): connect_value(v) for k, v in parsed.items()}
     for key, value in ((c.get("overrides") or {}).get(profile) or {}).items():

@@ -38,8 +38,9 @@ def topic_views(project: Project, env: dict[str, Any]) -> dict[str, dict[str, An
     return out
 
 
-def rule_views(project: Project, env: dict[str, Any], overrides: dict[str, dict[str, Any]] | None = None
-               ) -> list[dict[str, Any]]:
+def rule_views(
+    project: Project, env: dict[str, Any], overrides: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """Enabled rules known to the catalogue, sorted by id, with parameters resolved in order:
     detection file, then the environment's `detections:`, then `overrides` (a scenario's `params:`)."""
     env_params = env.get("detections") or {}
@@ -49,9 +50,20 @@ def rule_views(project: Project, env: dict[str, Any], overrides: dict[str, dict[
         name = d.get("rule")
         if name not in RULES or d.get("enabled", True) is False:
             continue
-        params = {**(d.get("params") or {}), **(env_params.get(name) or {}), **((overrides or {}).get(name) or {})}
-        out.append({"name": name, "id": d.get("id"), "severity": d.get("severity"),
-                    "description": d.get("description"), "params": params})
+        params = {
+            **(d.get("params") or {}),
+            **(env_params.get(name) or {}),
+            **((overrides or {}).get(name) or {}),
+        }
+        out.append(
+            {
+                "name": name,
+                "id": d.get("id"),
+                "severity": d.get("severity"),
+                "description": d.get("description"),
+                "params": params,
+            }
+        )
     return sorted(out, key=lambda r: str(r["id"]))
 
 

@@ -108,9 +108,13 @@ def render(templates: Path, name: str, context: dict[str, Any]) -> str:
         raise RenderError(Problem(shown, exc.lineno, "", f"template syntax error: {exc.message}")) from exc
     except jinja2.UndefinedError as exc:
         file, line = _template_line(exc, templates)
-        variable = str(exc.message or "").replace("'", "").split(" is undefined")[0].split(" has no attribute ")
+        variable = (
+            str(exc.message or "").replace("'", "").split(" is undefined")[0].split(" has no attribute ")
+        )
         key = variable[-1].strip() if variable else ""
-        raise RenderError(Problem(file or f"templates/{name}", line, key, f"undefined variable: {exc.message}"))
+        raise RenderError(
+            Problem(file or f"templates/{name}", line, key, f"undefined variable: {exc.message}")
+        ) from exc
     except (ValueError, TypeError) as exc:
         file, line = _template_line(exc, templates)
         raise RenderError(Problem(file or f"templates/{name}", line, "", f"cannot render: {exc}")) from exc

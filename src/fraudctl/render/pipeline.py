@@ -28,11 +28,16 @@ class Rendered:
     topics: dict[str, dict[str, Any]]
 
 
-def sql_context(project: Project, env_name: str, params: dict[str, dict[str, Any]] | None = None
-                ) -> dict[str, Any]:
+def sql_context(
+    project: Project, env_name: str, params: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
     env = env_view(project, env_name)
-    return {"env": env, "topics": topic_views(project, env), "rules": rule_views(project, env, params),
-            "stream": stream_view(env)}
+    return {
+        "env": env,
+        "topics": topic_views(project, env),
+        "rules": rule_views(project, env, params),
+        "stream": stream_view(env),
+    }
 
 
 def render_sql(project: Project, engine: str, context: dict[str, Any]) -> str:

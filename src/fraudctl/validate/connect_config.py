@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
+from fraudctl.config.secrets import is_reference, plaintext_secret
 from fraudctl.config.source import Problem
 from fraudctl.render.connectors import RenderedConnector
-from fraudctl.config.secrets import is_reference, plaintext_secret
 
 _INT = re.compile(r"^-?[0-9]+$")
 _CLASS = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)+$")
@@ -73,23 +73,38 @@ def check(rendered: RenderedConnector, schemas: Path, profile: str) -> list[Prob
 
     if table is None:
         file, line = at("connector.class")
-        return [Problem(file, line, "connector.class",
-                        f"no key table for {cls!r} in profile {profile} (schemas/connect/{profile}/ or shared/)")]
+        return [
+            Problem(
+                file,
+                line,
+                "connector.class",
+                f"no key table for {cls!r} in profile {profile} (schemas/connect/{profile}/ or shared/)",
+            )
+        ]
     problems: list[Problem] = []
     for key, spec in sorted(table.keys.items()):
         if spec.get("required") and key not in config:
-            problems.append(Problem(rendered.intent.file, None, key,
-                                    f"{cls} requires this key (rendered from {rendered.template})"))
+            problems.append(
+                Problem(
+                    rendered.intent.file,
+                    None,
+                    key,
+                    f"{cls} requires this key (rendered from {rendered.template})",
+                )
+            )
     for key, value in sorted(config.items()):
         file, line = at(key)
-        spec = table.keys.get(key)
-        if spec is None:
+        known = table.keys.get(key)
+        if known is None:
             if not key.startswith(table.prefixes):
                 problems.append(Problem(file, line, key, f"unknown key for {cls} (see {table.path})"))
-        elif (why := _type_problem(spec, value)) is not None:
+        elif (why := _type_problem(known, value)) is not None:
             problems.append(Problem(file, line, key, why))
             continue
         if plaintext_secret(key, value):
-            problems.append(Problem(file, line, key,
-                                    "plaintext secret: must be a ${env:NAME} or ${file:PATH:KEY} reference"))
+            problems.append(
+                Problem(
+                    file, line, key, "plaintext secret: must be a ${env:NAME} or ${file:PATH:KEY} reference"
+                )
+            )
     return problems

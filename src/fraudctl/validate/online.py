@@ -8,8 +8,8 @@ from pathlib import Path
 import requests
 
 from fraudctl.config.project import load_project
-from fraudctl.config.source import Problem
 from fraudctl.config.secrets import resolve
+from fraudctl.config.source import Problem
 from fraudctl.localstack import secrets as local_secrets
 from fraudctl.localstack.layout import Layout
 from fraudctl.render.pipeline import Rendered
@@ -28,14 +28,21 @@ def validate_online(root: Path, env_name: str, rendered: Rendered) -> list[Probl
     for connector in rendered.connectors:
         cls = connector.config["connector.class"]
         try:
-            resp = requests.put(f"{url}/connector-plugins/{cls}/config/validate", json=connector.config,
-                                auth=auth, timeout=60)
+            resp = requests.put(
+                f"{url}/connector-plugins/{cls}/config/validate", json=connector.config, auth=auth, timeout=60
+            )
         except requests.RequestException as exc:
             problems.append(Problem(connector.intent.file, None, "", f"Connect at {url} unreachable: {exc}"))
             continue
         if resp.status_code != 200:
-            problems.append(Problem(connector.intent.file, None, "connector.class",
-                                    f"Connect refused validation (HTTP {resp.status_code}): {resp.text[:300]}"))
+            problems.append(
+                Problem(
+                    connector.intent.file,
+                    None,
+                    "connector.class",
+                    f"Connect refused validation (HTTP {resp.status_code}): {resp.text[:300]}",
+                )
+            )
             continue
         for entry in resp.json().get("configs", []):
             value = entry.get("value", {})

@@ -11,11 +11,11 @@ from typing import Any
 from fraudctl.config import schema_check
 from fraudctl.config.project import Project, load_project
 from fraudctl.config.rules import RULES, param_problems
+from fraudctl.config.secrets import plaintext_secret
 from fraudctl.config.source import Located, Problem
 from fraudctl.render.connectors import SINK_KINDS
 from fraudctl.render.pipeline import ENGINES, Rendered, render_environment
 from fraudctl.validate import connect_config, sql
-from fraudctl.config.secrets import plaintext_secret
 
 # What each connector kind must say about its target and key.
 KIND_TARGET_KEYS: dict[str, tuple[str, ...]] = {
@@ -54,8 +54,14 @@ def _files(project: Project, report: Report) -> bool:
         report.checked["environment files"] += 1
         report.problems += schema_check.check(doc, project.schema("environment.schema.yaml"))
         if isinstance(doc.value, dict) and doc.value.get("name") not in (None, name):
-            report.problems.append(Problem(doc.file, doc.line(("name",)), "name",
-                                           f"must equal the file name {name!r}, got {doc.value.get('name')!r}"))
+            report.problems.append(
+                Problem(
+                    doc.file,
+                    doc.line(("name",)),
+                    "name",
+                    f"must equal the file name {name!r}, got {doc.value.get('name')!r}",
+                )
+            )
     if project.topics is not None:
         report.checked["topic files"] += 1
         report.problems += schema_check.check(project.topics, project.schema("topics.schema.yaml"))
@@ -77,17 +83,31 @@ def _detections(project: Project, report: Report) -> None:
         if rule is None:
             continue
         if rule not in RULES:
-            report.problems.append(Problem(doc.file, doc.line(("rule",)), "rule",
-                                           f"unknown rule {rule!r} (known: {', '.join(sorted(RULES))})"))
+            report.problems.append(
+                Problem(
+                    doc.file,
+                    doc.line(("rule",)),
+                    "rule",
+                    f"unknown rule {rule!r} (known: {', '.join(sorted(RULES))})",
+                )
+            )
             continue
         if Path(doc.file).stem != rule:
-            report.problems.append(Problem(doc.file, doc.line(("rule",)), "rule",
-                                           f"must equal the file name {Path(doc.file).stem!r}"))
+            report.problems.append(
+                Problem(
+                    doc.file, doc.line(("rule",)), "rule", f"must equal the file name {Path(doc.file).stem!r}"
+                )
+            )
         for other, seen in ((rule, seen_rules), (rule_id, seen_ids)):
             if other in seen:
-                report.problems.append(Problem(doc.file, doc.line(("id",) if seen is seen_ids else ("rule",)),
-                                               "id" if seen is seen_ids else "rule",
-                                               f"duplicate of {seen[other]}"))
+                report.problems.append(
+                    Problem(
+                        doc.file,
+                        doc.line(("id",) if seen is seen_ids else ("rule",)),
+                        "id" if seen is seen_ids else "rule",
+                        f"duplicate of {seen[other]}",
+                    )
+                )
             seen[str(other)] = doc.file
         for param, message in param_problems(rule, d.get("params") or {}, require_all=True):
             report.problems.append(Problem(doc.file, doc.line(("params", param)), f"params.{param}", message))
@@ -95,18 +115,31 @@ def _detections(project: Project, report: Report) -> None:
             template = project.templates / engine / "rules" / f"{rule}.sql.j2"
             report.checked["rule templates"] += 1
             if not template.is_file():
-                report.problems.append(Problem(doc.file, doc.line(("rule",)), "rule",
-                                               f"no {engine} template: templates/{engine}/rules/{rule}.sql.j2"))
+                report.problems.append(
+                    Problem(
+                        doc.file,
+                        doc.line(("rule",)),
+                        "rule",
+                        f"no {engine} template: templates/{engine}/rules/{rule}.sql.j2",
+                    )
+                )
     for env in project.environments.values():
         for rule, params in ((env.value or {}).get("detections") or {}).items():
             path = ("detections", rule)
             if rule not in RULES:
-                report.problems.append(Problem(env.file, env.line(path), f"detections.{rule}",
-                                               f"unknown rule (known: {', '.join(sorted(RULES))})"))
+                report.problems.append(
+                    Problem(
+                        env.file,
+                        env.line(path),
+                        f"detections.{rule}",
+                        f"unknown rule (known: {', '.join(sorted(RULES))})",
+                    )
+                )
             elif isinstance(params, dict):
                 for param, message in param_problems(rule, params, require_all=False):
-                    report.problems.append(Problem(env.file, env.line((*path, param)),
-                                                   f"detections.{rule}.{param}", message))
+                    report.problems.append(
+                        Problem(env.file, env.line((*path, param)), f"detections.{rule}.{param}", message)
+                    )
 
 
 def _connectors(project: Project, report: Report, topics: set[str]) -> None:
@@ -117,46 +150,92 @@ def _connectors(project: Project, report: Report, topics: set[str]) -> None:
         if name is None or kind is None:
             continue
         if name in names:
-            report.problems.append(Problem(doc.file, doc.line(("name",)), "name",
-                                           f"duplicate connector name (also in {names[name]})"))
+            report.problems.append(
+                Problem(
+                    doc.file, doc.line(("name",)), "name", f"duplicate connector name (also in {names[name]})"
+                )
+            )
         names[name] = doc.file
         if Path(doc.file).stem != name:
-            report.problems.append(Problem(doc.file, doc.line(("name",)), "name",
-                                           f"must equal the file name {Path(doc.file).stem!r}"))
+            report.problems.append(
+                Problem(
+                    doc.file, doc.line(("name",)), "name", f"must equal the file name {Path(doc.file).stem!r}"
+                )
+            )
         for i, topic in enumerate(c.get("topics") or []):
             if topic not in topics:
-                report.problems.append(Problem(doc.file, doc.line(("topics", i)), f"topics[{i}]",
-                                               f"topic {topic!r} is not declared in topics.yaml"))
+                report.problems.append(
+                    Problem(
+                        doc.file,
+                        doc.line(("topics", i)),
+                        f"topics[{i}]",
+                        f"topic {topic!r} is not declared in topics.yaml",
+                    )
+                )
         for key in KIND_TARGET_KEYS.get(kind, ()):
             if key not in (c.get("target") or {}):
-                report.problems.append(Problem(doc.file, doc.line(("target",)), f"target.{key}",
-                                               f"missing required key for kind {kind}"))
+                report.problems.append(
+                    Problem(
+                        doc.file,
+                        doc.line(("target",)),
+                        f"target.{key}",
+                        f"missing required key for kind {kind}",
+                    )
+                )
         if kind in KIND_NEEDS_KEY and "key" not in c:
-            report.problems.append(Problem(doc.file, doc.line(()), "key",
-                                           f"missing required key for kind {kind} (the upsert/document id)"))
+            report.problems.append(
+                Problem(
+                    doc.file,
+                    doc.line(()),
+                    "key",
+                    f"missing required key for kind {kind} (the upsert/document id)",
+                )
+            )
         if kind in SINK_KINDS:
             errors = c.get("errors")
             if not isinstance(errors, dict) or "dlq_topic" not in errors:
-                report.problems.append(Problem(doc.file, doc.line(("errors",)), "errors.dlq_topic",
-                                               "every sink needs a dead-letter topic and a tolerance"))
+                report.problems.append(
+                    Problem(
+                        doc.file,
+                        doc.line(("errors",)),
+                        "errors.dlq_topic",
+                        "every sink needs a dead-letter topic and a tolerance",
+                    )
+                )
             elif errors["dlq_topic"] not in topics:
-                report.problems.append(Problem(doc.file, doc.line(("errors", "dlq_topic")), "errors.dlq_topic",
-                                               f"topic {errors['dlq_topic']!r} is not declared in topics.yaml"))
+                report.problems.append(
+                    Problem(
+                        doc.file,
+                        doc.line(("errors", "dlq_topic")),
+                        "errors.dlq_topic",
+                        f"topic {errors['dlq_topic']!r} is not declared in topics.yaml",
+                    )
+                )
         for profile, values in (c.get("overrides") or {}).items():
             for key, value in (values or {}).items():
                 if plaintext_secret(key, value):
-                    report.problems.append(Problem(doc.file, doc.line(("overrides", profile, key)),
-                                                   f"overrides.{profile}.{key}",
-                                                   "plaintext secret: must be a ${env:NAME} or ${file:PATH:KEY} "
-                                                   "reference"))
+                    report.problems.append(
+                        Problem(
+                            doc.file,
+                            doc.line(("overrides", profile, key)),
+                            f"overrides.{profile}.{key}",
+                            "plaintext secret: must be a ${env:NAME} or ${file:PATH:KEY} reference",
+                        )
+                    )
 
 
 def _environment_refs(project: Project, report: Report, topics: set[str]) -> None:
     for env in project.environments.values():
-        for topic in (((env.value or {}).get("topics") or {}).get("overrides") or {}):
+        for topic in ((env.value or {}).get("topics") or {}).get("overrides") or {}:
             if topic not in topics:
-                report.problems.append(Problem(env.file, env.line(("topics", "overrides", topic)),
-                                               f"topics.overrides.{topic}", "topic is not declared in topics.yaml"))
+                report.problems.append(
+                    Problem(
+                        env.file,
+                        env.line(("topics", "overrides", topic)),
+                        f"topics.overrides.{topic}",
+                        "topic is not declared in topics.yaml",
+                    )
+                )
 
 
 def _render(project: Project, report: Report, env_name: str, topics: set[str]) -> None:
@@ -195,8 +274,11 @@ def validate(root: Path, env_names: list[str] | None = None) -> Report:
     for name in names:
         if name not in project.environments:
             known = ", ".join(project.environment_names()) or "none"
-            report.problems.append(Problem(f"environments/{name}.yaml", None, "",
-                                           f"unknown environment {name!r} (known: {known})"))
+            report.problems.append(
+                Problem(
+                    f"environments/{name}.yaml", None, "", f"unknown environment {name!r} (known: {known})"
+                )
+            )
         elif structure_ok:
             report.checked["environments rendered"] += 1
             _render(project, report, name, topics)

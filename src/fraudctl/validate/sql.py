@@ -97,16 +97,28 @@ def check(sql: str, file: str, declared_topics: set[str]) -> tuple[list[Problem]
             if name in _NOT_OBJECTS or name == own:
                 continue
             if name not in defined:
-                problems.append(Problem(file, st.line + code[: match.start()].count("\n"), name,
-                                        "references a stream/table that is not defined before this statement"))
+                problems.append(
+                    Problem(
+                        file,
+                        st.line + code[: match.start()].count("\n"),
+                        name,
+                        "references a stream/table that is not defined before this statement",
+                    )
+                )
         for match in _TOPIC.finditer(st.text):
             topic = match.group(1)
             engine_owned = bool(create and _AS_SELECT.search(code))
             if engine_owned:
                 engine_topics.add(topic)
                 if not topic.startswith(ENGINE_TOPIC_PREFIX):
-                    problems.append(Problem(file, st.line, topic,
-                                            f"a topic the engine creates must start with '{ENGINE_TOPIC_PREFIX}'"))
+                    problems.append(
+                        Problem(
+                            file,
+                            st.line,
+                            topic,
+                            f"a topic the engine creates must start with '{ENGINE_TOPIC_PREFIX}'",
+                        )
+                    )
             elif topic not in declared_topics and topic not in engine_topics:
                 problems.append(Problem(file, st.line, topic, "topic is not declared in topics.yaml"))
         if own:

@@ -1,0 +1,111 @@
+"""Rendering: deterministic output, both profiles, secrets kept as references."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fraudctl.config.project import load_project
+from fraudctl.config.secrets import is_secret_key, mask, plaintext_secret, resolve
+from fraudctl.render.pipeline import render_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _render_cli(env: str, out: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "fraudctl", "render", "--env", env, "--out", str(out)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "FRAUDCTL_HOME": str(ROOT)},
+    )
+
+
+@pytest.mark.parametrize("env", ["local", "docker", "staging", "prod"])
+def test_render_twice_is_byte_identical(env: str, tmp_path: Path) -> None:
+    _render_cli(env, tmp_path / "a")
+    _render_cli(env, tmp_path / "b")
+    a = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
+    b = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()}
+    assert a == b
+    assert {str(p) for p in a} >= {
+        "topics.json",
+        "ksql/pipeline.sql",
+        "flink/pipeline.sql",
+        "connectors/alerts-postgres.json",
+    }
+
+
+def test_profiles_choose_the_implementation() -> None:
+    project, problems = load_project(ROOT)
+    assert problems == []
+    oss, _ = render_environment(project, "local")
+    confluent, _ = render_environment(project, "staging")
+    classes = {c.name: c.config["connector.class"] for c in oss.connectors}
+    assert classes["alerts-postgres"] == "io.debezium.connector.jdbc.JdbcSinkConnector"
+    assert classes["transactions-s3-archive"] == "io.github.fraudpipeline.connect.s3.S3ArchiveSinkConnector"
+    classes = {c.name: c.config["connector.class"] for c in confluent.connectors}
+    assert classes == {
+        "alerts-postgres": "io.confluent.connect.jdbc.JdbcSinkConnector",
+        "alerts-search": "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+        "transactions-s3-archive": "io.confluent.connect.s3.S3SinkConnector",
+        "blacklist-postgres-source": "io.debezium.connector.postgresql.PostgresConnector",
+    }
+    s3 = next(c for c in confluent.connectors if c.name == "transactions-s3-archive").config
+    assert s3["value.converter"] == "io.confluent.connect.avro.AvroConverter"
+    assert s3["path.format"] == "'dt'=YYYY-MM-dd"
+
+
+def test_every_sink_renders_a_dead_letter_queue_and_secrets_stay_references() -> None:
+    project, _ = load_project(ROOT)
+    for env in project.environment_names():
+        rendered, problems = render_environment(project, env)
+        assert problems == []
+        for connector in rendered.connectors:
+            config = connector.config
+            if connector.intent.value["kind"] != "postgres-reference-source":
+                assert config["errors.deadletterqueue.topic.name"] == "dlq-sinks"
+                assert config["errors.deadletterqueue.context.headers.enable"] == "true"
+            for key, value in config.items():
+                assert not plaintext_secret(key, value), (env, connector.name, key)
+
+
+def test_environment_thresholds_reach_the_sql() -> None:
+    project, _ = load_project(ROOT)
+    staging, _ = render_environment(project, "staging")
+    prod, _ = render_environment(project, "prod")
+    assert "WHERE t.amount > 2000" in staging.files["flink/pipeline.sql"]
+    assert "WHERE t.amount > 5000" in prod.files["flink/pipeline.sql"]
+    assert "WHERE t.amount > 5000" in prod.files["ksql/pipeline.sql"]
+    topics = {t["name"]: t for t in json.loads(prod.files["topics.json"])}
+    assert topics["transactions"]["partitions"] == 24 and topics["transactions"]["replication"] == 3
+
+
+def test_secret_keys_and_masking() -> None:
+    assert is_secret_key("connection.password") and is_secret_key("aws.secret.access.key")
+    assert is_secret_key("aws.access.key.id") and not is_secret_key("key.converter")
+    assert not is_secret_key("primary.key.fields")
+    assert plaintext_secret("connection.password", "hunter2")
+    assert not plaintext_secret("connection.password", "${env:PG_PASSWORD}")
+    assert not plaintext_secret("value.converter.basic.auth.user.info", "svc:${env:SR_PASSWORD}")
+    assert plaintext_secret("value.converter.basic.auth.user.info", "svc:hunter2")
+    assert mask("connection.password", "hunter2") == "********"
+    assert mask("connection.password", "${env:X}") == "${env:X}"
+    assert mask("topics", "fraud-alerts") == "fraud-alerts"
+    assert resolve("${env:X}", {"X": "v"}) == "v"
+    with pytest.raises(KeyError, match="environment variable Y is not set"):
+        resolve("${env:Y}", {})
+
+
+def test_github_workflow_runs_validate_on_every_change() -> None:
+    workflow = yaml.safe_load((ROOT / ".github/workflows/validate.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as a boolean
+    assert set(triggers) == {"push", "pull_request"}
+    runs = [step.get("run", "") for step in workflow["jobs"]["validate"]["steps"]]
+    assert "fraudctl validate --all-envs" in runs

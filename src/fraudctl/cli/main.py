@@ -9,6 +9,7 @@ from fraudctl.cli.bench import bench
 from fraudctl.cli.demo import demo
 from fraudctl.cli.local import local
 from fraudctl.cli.render import render
+from fraudctl.cli.scenarios import scenarios
 from fraudctl.cli.validate import validate
 
 
@@ -23,6 +24,7 @@ cli.add_command(demo)
 cli.add_command(render)
 cli.add_command(validate)
 cli.add_command(bench)
+cli.add_command(scenarios)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from fraudctl.config.project import Project
 from fraudctl.config.rules import RULES
 
 DEFAULT_LATENESS = "5s"
+DEFAULT_DEDUP_WINDOW = "1d"
 
 
 def env_view(project: Project, name: str) -> dict[str, Any]:
@@ -72,4 +73,8 @@ def replication_of(env: dict[str, Any]) -> int:
 
 
 def stream_view(env: dict[str, Any]) -> dict[str, Any]:
-    return {"allowed_lateness": (env.get("stream") or {}).get("allowed_lateness", DEFAULT_LATENESS)}
+    stream = env.get("stream") or {}
+    return {
+        "allowed_lateness": stream.get("allowed_lateness", DEFAULT_LATENESS),
+        "dedup_window": stream.get("dedup_window", DEFAULT_DEDUP_WINDOW),
+    }

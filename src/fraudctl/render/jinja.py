@@ -34,6 +34,10 @@ def _flink_interval(value: object) -> str:
     return f"INTERVAL '{ms / 1000:.3f}' SECOND"
 
 
+def _flink_ttl(value: object) -> str:
+    return f"{duration_ms(value)} ms"
+
+
 def _ksql_duration(value: object) -> str:
     ms = duration_ms(value)
     for unit, size in (("DAYS", 86_400_000), ("HOURS", 3_600_000), ("MINUTES", 60_000), ("SECONDS", 1000)):
@@ -75,6 +79,7 @@ def environment(templates: Path) -> jinja2.Environment:
         "duration_ms": duration_ms,
         "duration_s": _duration_s,
         "flink_interval": _flink_interval,
+        "flink_ttl": _flink_ttl,
         "ksql_duration": _ksql_duration,
         "ksql_advance": _ksql_advance,
         "sql_str": _sql_str,

@@ -28,8 +28,15 @@ class Rendered:
     topics: dict[str, dict[str, Any]]
 
 
+# How the SQL runs: continuously when deployed; bounded (read to the end, then stop) for scenarios.
+STREAM_RUN: dict[str, str] = {"mode": "stream", "group": "fraud-flink-detections"}
+
+
 def sql_context(
-    project: Project, env_name: str, params: dict[str, dict[str, Any]] | None = None
+    project: Project,
+    env_name: str,
+    params: dict[str, dict[str, Any]] | None = None,
+    run: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     env = env_view(project, env_name)
     return {
@@ -37,6 +44,7 @@ def sql_context(
         "topics": topic_views(project, env),
         "rules": rule_views(project, env, params),
         "stream": stream_view(env),
+        "run": run or STREAM_RUN,
     }
 
 

@@ -1,0 +1,285 @@
+"""Running scenarios on the real Flink session cluster through its SQL Gateway.
+
+Each scenario gets fresh single-partition topics (so arrival order is exactly the file's order),
+its reference data and transactions are produced first, and the environment's rendered SQL (with
+the scenario's parameters and topic names) runs as one bounded job: it reads the topics to their
+end and stops, and end of input flushes every event-time operator. The alerts it wrote are then
+compared with `expect`. Scenarios run concurrently, a few jobs at a time."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from fraudctl.config.project import Project
+from fraudctl.flink.gateway import FlinkSession, GatewayError
+from fraudctl.render.pipeline import render_sql, sql_context
+from fraudctl.scenarios.model import Alert, Scenario
+from fraudctl.validate.sql import split
+
+ENGINE_TOPICS = ("transactions", "blacklist", "detections", "late-transactions")
+Progress = Callable[[str, str], None]
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    passed: bool = False
+    missing: list[Alert] = field(default_factory=list)
+    unexpected: list[Alert] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)
+    rows_evaluated: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+    job_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.scenario.name,
+            "file": self.scenario.path,
+            "passed": self.passed,
+            "missing": [
+                dict(zip(("rule", "user_id", "transaction_id"), a, strict=True)) for a in self.missing
+            ],
+            "unexpected": [
+                dict(zip(("rule", "user_id", "transaction_id"), a, strict=True)) for a in self.unexpected
+            ],
+            "late": self.late,
+            "rows_evaluated": self.rows_evaluated,
+            "error": self.error,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+@dataclass
+class _Run:
+    outcome: Outcome
+    topics: dict[str, str]
+    started: float
+    session: FlinkSession | None = None
+
+
+def compare(expected: Counter[Alert], produced: Counter[Alert]) -> tuple[list[Alert], list[Alert]]:
+    """Missing and unexpected alerts; an alert produced twice is unexpected the second time."""
+    missing = sorted((expected - produced).elements())
+    unexpected = sorted((produced - expected).elements())
+    return missing, unexpected
+
+
+class FlinkScenarioRunner:
+    def __init__(
+        self,
+        project: Project,
+        env_name: str,
+        bootstrap: str,
+        gateway_url: str,
+        rest_url: str,
+        concurrency: int = 4,
+        job_timeout: float = 180.0,
+        progress: Progress | None = None,
+    ) -> None:
+        self.project = project
+        self.env_name = env_name
+        self.bootstrap = bootstrap
+        self.gateway_url = gateway_url
+        self.rest_url = rest_url.rstrip("/")
+        self.concurrency = concurrency
+        self.job_timeout = job_timeout
+        self.progress = progress or (lambda name, state: None)
+        self.admin = AdminClient({"bootstrap.servers": bootstrap})
+
+    def run(self, scenarios: list[Scenario]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for i in range(0, len(scenarios), self.concurrency):
+            outcomes += self._batch(scenarios[i : i + self.concurrency])
+        return outcomes
+
+    def _batch(self, scenarios: list[Scenario]) -> list[Outcome]:
+        runs = []
+        for sc in scenarios:
+            suffix = uuid.uuid4().hex[:8]
+            topics = {name: f"scenario-{suffix}-{name}" for name in ENGINE_TOPICS}
+            runs.append(_Run(Outcome(sc), topics, time.monotonic()))
+        self._create_topics([t for r in runs for t in r.topics.values()])
+        try:
+            for r in runs:
+                self._guard(r, self._load, r)
+            for r in runs:
+                if r.outcome.error is None:
+                    self._guard(r, self._submit, r)
+            self._await_jobs(runs)
+            for r in runs:
+                if r.outcome.error is None:
+                    self._guard(r, self._judge, r)
+        finally:
+            for r in runs:
+                if r.session is not None:
+                    r.session.close()
+                if r.outcome.job_id and r.outcome.error:
+                    requests.patch(f"{self.rest_url}/jobs/{r.outcome.job_id}?mode=cancel", timeout=10)
+            self._delete_topics([t for r in runs for t in r.topics.values()])
+        for r in runs:
+            r.outcome.seconds = time.monotonic() - r.started
+            self.progress(r.outcome.scenario.name, "passed" if r.outcome.passed else "FAILED")
+        return [r.outcome for r in runs]
+
+    def _guard(self, run: _Run, step: Callable[[_Run], None], arg: _Run) -> None:
+        try:
+            step(arg)
+        except (GatewayError, RuntimeError, requests.RequestException) as exc:
+            run.outcome.error = str(exc)
+
+    def _create_topics(self, names: list[str]) -> None:
+        futures = self.admin.create_topics(
+            [NewTopic(n, num_partitions=1, replication_factor=1) for n in names]
+        )
+        for future in futures.values():
+            future.result(timeout=30)
+
+    def _delete_topics(self, names: list[str]) -> None:
+        for future in self.admin.delete_topics(names, operation_timeout=30).values():
+            try:
+                future.result(timeout=30)
+            except Exception:  # noqa: BLE001, S110 - leftover scenario topics are harmless
+                pass
+
+    def _load(self, run: _Run) -> None:
+        sc = run.outcome.scenario
+        producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "enable.idempotence": True})
+        # Reference data exists "before" every transaction: its record time precedes the first event,
+        # so the event-time join sees it as of each transaction's time.
+        ref_time = sc.first_event_ms() - 86_400_000
+        for user in sc.blacklist:
+            producer.produce(
+                run.topics["blacklist"],
+                key=user,
+                timestamp=ref_time,
+                value=json.dumps({"user_id": user, "reason": "scenario", "added_at": None}),
+            )
+        for tx in sc.transactions:
+            producer.produce(run.topics["transactions"], key=str(tx["user_id"]), value=json.dumps(tx))
+        if producer.flush(30) != 0:
+            raise RuntimeError("could not deliver the scenario's records to Kafka")
+        self.progress(sc.name, f"loaded {len(sc.transactions)} transactions")
+
+    def _submit(self, run: _Run) -> None:
+        sc = run.outcome.scenario
+        context = sql_context(
+            self.project,
+            self.env_name,
+            sc.params,
+            run={"mode": "bounded", "group": f"scenario-{uuid.uuid4().hex[:8]}"},
+        )
+        for name, topic in run.topics.items():
+            context["topics"][name] = {**context["topics"][name], "name": topic}
+        statements, _ = split(render_sql(self.project, "flink", context))
+        ddl = [s.text for s in statements if not s.text.upper().startswith("INSERT")]
+        inserts = [s.text for s in statements if s.text.upper().startswith("INSERT")]
+        run.session = FlinkSession(
+            self.gateway_url,
+            {
+                "table.local-time-zone": "UTC",
+                "parallelism.default": "1",
+                "pipeline.name": f"scenario {sc.name}",
+                "execution.runtime-mode": "streaming",
+            },
+        )
+        for statement in ddl:
+            run.session.execute(statement)
+        result = run.session.execute("EXECUTE STATEMENT SET BEGIN\n" + ";\n".join(inserts) + ";\nEND")
+        if not result.job_id:
+            raise RuntimeError(f"the statement set did not start a job: {result}")
+        run.outcome.job_id = result.job_id
+        self.progress(sc.name, f"job {result.job_id} submitted")
+
+    def _await_jobs(self, runs: list[_Run]) -> None:
+        deadline = time.monotonic() + self.job_timeout
+        pending = [r for r in runs if r.outcome.job_id and r.outcome.error is None]
+        while pending:
+            still = []
+            for r in pending:
+                state = (
+                    requests.get(f"{self.rest_url}/jobs/{r.outcome.job_id}", timeout=10).json().get("state")
+                )
+                if state == "FINISHED":
+                    continue
+                if state in ("FAILED", "CANCELED"):
+                    r.outcome.error = f"job {state}: {self._root_cause(str(r.outcome.job_id))}"
+                elif time.monotonic() > deadline:
+                    r.outcome.error = f"job still {state} after {self.job_timeout:.0f}s"
+                else:
+                    still.append(r)
+            pending = still
+            if pending:
+                time.sleep(0.5)
+
+    def _root_cause(self, job_id: str) -> str:
+        data = requests.get(f"{self.rest_url}/jobs/{job_id}/exceptions", timeout=10).json()
+        text = str(data.get("root-exception") or data.get("exceptionHistory", {}).get("entries", [{}])[0])
+        causes = [line.strip() for line in text.splitlines() if line.strip().startswith("Caused by:")]
+        return (causes[-1] if causes else text.splitlines()[0] if text else "unknown")[:500]
+
+    def _judge(self, run: _Run) -> None:
+        sc = run.outcome.scenario
+        alerts = self._read(run.topics["detections"])
+        produced = Counter((a["rule"], a["user_id"], a["transaction_id"]) for a in alerts)
+        run.outcome.missing, run.outcome.unexpected = compare(sc.expected, produced)
+        run.outcome.late = sorted(r["transaction_id"] for r in self._read(run.topics["late-transactions"]))
+        late_ok = sc.expected_late is None or run.outcome.late == sc.expected_late
+        if not late_ok:
+            run.outcome.error = f"late transactions {run.outcome.late}, expected {sc.expected_late}"
+        # A scenario that expects nothing must not pass by reading nothing: every produced row is
+        # either evaluated (it reached deduplication) or set aside as late.
+        evaluated = self._rows_evaluated(str(run.outcome.job_id))
+        run.outcome.rows_evaluated = evaluated
+        if evaluated + len(run.outcome.late) != len(sc.transactions):
+            run.outcome.error = (
+                f"the job evaluated {evaluated} rows and set aside {len(run.outcome.late)} as late, "
+                f"of {len(sc.transactions)} produced"
+            )
+        run.outcome.passed = (
+            not run.outcome.missing and not run.outcome.unexpected and late_ok and run.outcome.error is None
+        )
+
+    def _rows_evaluated(self, job_id: str) -> int:
+        job = requests.get(f"{self.rest_url}/jobs/{job_id}", timeout=10).json()
+        counts = [
+            int(v["metrics"].get("read-records", 0))
+            for v in job.get("vertices", [])
+            if v["name"].startswith("Deduplicate")
+        ]
+        return max(counts, default=0)
+
+    def _read(self, topic: str) -> list[dict[str, Any]]:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"scenario-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            tp = TopicPartition(topic, 0, 0)
+            low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            consumer.assign([TopicPartition(topic, 0, low)])
+            records: list[dict[str, Any]] = []
+            position = low
+            deadline = time.monotonic() + 30
+            while position < high and time.monotonic() < deadline:
+                msg = consumer.poll(0.5)
+                if msg is None or msg.error():
+                    continue
+                position = msg.offset() + 1
+                records.append(json.loads(msg.value()))
+            return records
+        finally:
+            consumer.close()

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-unit lint stack-up stack-down stack-status clean
+.PHONY: setup demo test test-unit lint docs stack-up stack-down stack-status clean
 
 setup: $(STAMP)
 	@$(BIN)/fraudctl local fetch
@@ -39,3 +39,9 @@ stack-status: $(STAMP)
 
 clean: stack-down
 	rm -rf .local $(VENV)
+
+# The rendered SQL of the local environment, kept in docs/ for analysts (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/fraudctl render --env local --out build/docs-render
+	rm -rf docs/rendered/local && mkdir -p docs/rendered/local
+	cp -r build/docs-render/ksql build/docs-render/flink docs/rendered/local/

@@ -109,3 +109,12 @@ def test_github_workflow_runs_validate_on_every_change() -> None:
     assert set(triggers) == {"push", "pull_request"}
     runs = [step.get("run", "") for step in workflow["jobs"]["validate"]["steps"]]
     assert "fraudctl validate --all-envs" in runs
+
+
+def test_documented_sql_is_current() -> None:
+    """docs/rendered/local holds the local environment's SQL for analysts; `make docs` refreshes it."""
+    project, _ = load_project(ROOT)
+    rendered, _ = render_environment(project, "local")
+    for engine in ("ksql", "flink"):
+        documented = (ROOT / "docs/rendered/local" / engine / "pipeline.sql").read_text()
+        assert documented == rendered.files[f"{engine}/pipeline.sql"], f"run `make docs` ({engine})"

@@ -72,8 +72,9 @@ def run(paths: tuple[Path, ...], engine: str, env_name: str, concurrency: int, o
         try:
             requests.get(f"{url}/info", timeout=3).raise_for_status()
         except requests.RequestException:
+            where = url or f"(no ksqldb.url in environments/{env_name}.yaml)"
             fail(
-                f"ksqlDB is not reachable at {url or '(no ksqldb.url in environments/' + env_name + '.yaml)'}: "
+                f"ksqlDB is not reachable at {where}: "
                 "it runs where a Docker engine exists (docker-compose.yml, environment 'docker'). "
                 "The same scenarios run here with --engine flink.",
                 output,

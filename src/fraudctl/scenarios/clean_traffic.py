@@ -21,7 +21,7 @@ CATEGORIES = ["grocery", "transport", "restaurant", "pharmacy", "books", "fuel"]
 def generate(users: int, transactions: int, seed: int, start: str) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     t0 = datetime.fromisoformat(start.replace("Z", "+00:00"))
-    people = []
+    people: list[dict[str, Any]] = []
     for i in range(users):
         city, currency, lat, lon = rng.choice(CITIES)
         people.append(

@@ -8,6 +8,7 @@ compared with `expect`. Scenarios run concurrently, a few jobs at a time."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -147,10 +148,8 @@ class FlinkScenarioRunner:
 
     def _delete_topics(self, names: list[str]) -> None:
         for future in self.admin.delete_topics(names, operation_timeout=30).values():
-            try:
+            with contextlib.suppress(Exception):  # a leftover scenario topic is harmless
                 future.result(timeout=30)
-            except Exception:  # noqa: BLE001, S110 - leftover scenario topics are harmless
-                pass
 
     def _load(self, run: _Run) -> None:
         sc = run.outcome.scenario
@@ -278,8 +277,11 @@ class FlinkScenarioRunner:
                 msg = consumer.poll(0.5)
                 if msg is None or msg.error():
                     continue
-                position = msg.offset() + 1
-                records.append(json.loads(msg.value()))
+                offset, value = msg.offset(), msg.value()
+                if offset is None or value is None:
+                    continue
+                position = offset + 1
+                records.append(json.loads(value))
             return records
         finally:
             consumer.close()

@@ -15,7 +15,7 @@ from fraudctl.config.source import Located, Problem, SourceError, load_yaml
 from fraudctl.scenarios import clean_traffic
 
 TOP_KEYS = {"name", "description", "params", "reference", "transactions", "generate", "expect", "engines"}
-REQUIRED_TX = {
+REQUIRED_TX: dict[str, type | tuple[type, ...]] = {
     "transaction_id": str,
     "user_id": str,
     "amount": (int, float),
@@ -23,7 +23,7 @@ REQUIRED_TX = {
     "timestamp": str,
     "location": str,
 }
-OPTIONAL_TX = {
+OPTIONAL_TX: dict[str, type | tuple[type, ...]] = {
     "lat": (int, float),
     "lon": (int, float),
     "country": str,

@@ -1,0 +1,249 @@
+-- Flink SQL for environment local, rendered by fraudctl from detections/ and topics.yaml.
+-- Do not edit: change the rule files or templates/flink/ and render again.
+
+SET 'table.exec.state.ttl' = '86400000 ms';
+
+-- Every detection sees event time (`timestamp`, RFC 3339 in UTC) with a watermark that allows
+-- 5s of out-of-order arrival; rows later than that are dropped by the engine.
+CREATE TABLE IF NOT EXISTS transactions (
+  transaction_id STRING,
+  user_id STRING,
+  amount DECIMAL(18, 2),
+  currency STRING,
+  `timestamp` STRING,
+  location STRING,
+  lat DOUBLE,
+  lon DOUBLE,
+  country STRING,
+  merchant_id STRING,
+  merchant_category STRING,
+  device_id STRING,
+  channel STRING,
+  proc_time AS PROCTIME(),
+  event_time AS CAST(TO_TIMESTAMP(REPLACE(REPLACE(`timestamp`, 'T', ' '), 'Z', '')) AS TIMESTAMP(3)),
+  WATERMARK FOR event_time AS event_time - INTERVAL '5' SECOND
+) WITH (
+  'connector' = 'kafka',
+  'topic' = 'transactions',
+  'properties.bootstrap.servers' = '127.0.0.1:9092',
+  'properties.group.id' = 'fraud-flink-detections',
+  'scan.startup.mode' = 'group-offsets',
+  'properties.auto.offset.reset' = 'earliest',
+  'format' = 'json',
+  'json.fail-on-missing-field' = 'false'
+);
+
+-- Blacklisted accounts: the compacted topic fed by the CDC source, read as a versioned table.
+CREATE TABLE IF NOT EXISTS blacklist (
+  user_id STRING,
+  reason STRING,
+  added_at STRING,
+  update_time TIMESTAMP(3) METADATA FROM 'timestamp' VIRTUAL,
+  PRIMARY KEY (user_id) NOT ENFORCED,
+  WATERMARK FOR update_time AS update_time
+) WITH (
+  'connector' = 'upsert-kafka',
+  'topic' = 'blacklist',
+  'properties.bootstrap.servers' = '127.0.0.1:9092',
+  'key.format' = 'raw',
+  'value.format' = 'json'
+);
+
+-- Late rows (behind the watermark, i.e. more than 5s older than the newest row seen)
+-- are not evaluated by the rules: they are kept in their own topic for audit.
+CREATE TABLE IF NOT EXISTS late_transactions (
+  transaction_id STRING,
+  user_id STRING,
+  amount DECIMAL(18, 2),
+  currency STRING,
+  `timestamp` STRING,
+  location STRING,
+  watermark_at_arrival TIMESTAMP(3)
+) WITH (
+  'connector' = 'kafka',
+  'topic' = 'late-transactions',
+  'properties.bootstrap.servers' = '127.0.0.1:9092',
+  'format' = 'json',
+  'sink.delivery-guarantee' = 'at-least-once'
+);
+
+-- What every rule reads: rows on time, each transaction once (a re-delivered transaction_id is
+-- dropped; the first delivery wins). Dedup state is kept for 1d.
+CREATE TEMPORARY VIEW transactions_on_time AS
+SELECT * FROM transactions
+WHERE CURRENT_WATERMARK(event_time) IS NULL OR event_time > CURRENT_WATERMARK(event_time);
+
+CREATE TEMPORARY VIEW transactions_unique AS
+SELECT transaction_id, user_id, amount, currency, `timestamp`, location, lat, lon, country, merchant_id,
+       merchant_category, device_id, channel, event_time
+FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY transaction_id ORDER BY proc_time ASC) AS delivery
+  FROM transactions_on_time
+)
+WHERE delivery = 1;
+
+-- Rule hits, before scoring: the enrichment step reads them and writes fraud-alerts.
+CREATE TABLE IF NOT EXISTS detections (
+  alert_id STRING,
+  rule STRING,
+  rule_id STRING,
+  severity STRING,
+  user_id STRING,
+  transaction_id STRING,
+  amount DECIMAL(18, 2),
+  currency STRING,
+  location STRING,
+  event_time TIMESTAMP(3),
+  window_start TIMESTAMP(3),
+  window_end TIMESTAMP(3),
+  evidence STRING
+) WITH (
+  'connector' = 'kafka',
+  'topic' = 'detections',
+  'properties.bootstrap.servers' = '127.0.0.1:9092',
+  'format' = 'json',
+  'sink.delivery-guarantee' = 'at-least-once'
+);
+INSERT INTO late_transactions
+SELECT transaction_id, user_id, amount, currency, `timestamp`, location,
+       CAST(CURRENT_WATERMARK(event_time) AS TIMESTAMP(3))
+FROM transactions
+WHERE event_time <= CURRENT_WATERMARK(event_time);
+
+-- FR-001 rapid_burst: at least 5 transactions by one user within 60s (sliding, per row).
+INSERT INTO detections
+SELECT
+    CONCAT('rapid_burst', ':', t.transaction_id) AS alert_id,
+    'rapid_burst' AS rule,
+    'FR-001' AS rule_id,
+    'medium' AS severity,
+    t.user_id,
+    t.transaction_id,
+    t.amount,
+    t.currency,
+    t.location,
+    CAST(t.event_time AS TIMESTAMP(3)) AS event_time,
+    t.event_time - INTERVAL '1' MINUTE AS window_start,
+    CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
+    CONCAT('{"count":', CAST(t.txn_count AS STRING), ',"transaction_ids":"', t.txn_ids, '"}') AS evidence
+FROM (
+    SELECT *,
+        COUNT(*) OVER w AS txn_count,
+        LISTAGG(transaction_id) OVER w AS txn_ids
+    FROM transactions_unique
+    WINDOW w AS (PARTITION BY user_id ORDER BY event_time
+                 RANGE BETWEEN INTERVAL '1' MINUTE PRECEDING AND CURRENT ROW)
+) AS t
+WHERE t.txn_count >= 5;
+
+
+-- FR-002 location_mismatch: two transactions of one user in different locations within 10m;
+-- with coordinates on both, only when the implied speed exceeds 900 km/h.
+INSERT INTO detections
+SELECT
+    CONCAT('location_mismatch', ':', transaction_id) AS alert_id,
+    'location_mismatch' AS rule,
+    'FR-002' AS rule_id,
+    'high' AS severity,
+    user_id, transaction_id, amount, currency, location, CAST(event_time AS TIMESTAMP(3)) AS event_time,
+    CAST(previous_time AS TIMESTAMP(3)) AS window_start,
+    CAST(event_time AS TIMESTAMP(3)) AS window_end,
+    CONCAT('{"previous_transaction_id":"', previous_id, '","previous_location":"', previous_location, '"}') AS evidence
+FROM transactions_unique
+MATCH_RECOGNIZE (
+    PARTITION BY user_id
+    ORDER BY event_time
+    MEASURES
+        B.transaction_id AS transaction_id, B.amount AS amount, B.currency AS currency,
+        B.location AS location, B.event_time AS event_time,
+        A.transaction_id AS previous_id, A.location AS previous_location, A.event_time AS previous_time
+    ONE ROW PER MATCH
+    AFTER MATCH SKIP TO LAST B
+    PATTERN (A B) WITHIN INTERVAL '10' MINUTE
+    DEFINE
+        B AS B.location <> A.location AND (
+            A.lat IS NULL OR A.lon IS NULL OR B.lat IS NULL OR B.lon IS NULL
+            OR 12742 * ASIN(SQRT(
+                POWER(SIN(RADIANS(B.lat - A.lat) / 2), 2)
+                + COS(RADIANS(A.lat)) * COS(RADIANS(B.lat)) * POWER(SIN(RADIANS(B.lon - A.lon) / 2), 2)
+            )) / (GREATEST(TIMESTAMPDIFF(SECOND, A.event_time, B.event_time), 1) / 3600.0) > 900
+        )
+);
+
+
+-- FR-003 high_value: amount above 1000, or above 5x the user's average over 30d.
+INSERT INTO detections
+SELECT
+    CONCAT('high_value', ':', t.transaction_id) AS alert_id,
+    'high_value' AS rule,
+    'FR-003' AS rule_id,
+    'medium' AS severity,
+    t.user_id,
+    t.transaction_id,
+    t.amount,
+    t.currency,
+    t.location,
+    CAST(t.event_time AS TIMESTAMP(3)) AS event_time,
+    t.event_time - INTERVAL '30' DAY AS window_start,
+    CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
+    CONCAT('{"previous_count":', CAST(t.n - 1 AS STRING), ',"previous_total":', CAST(t.total - t.amount AS STRING), '}') AS evidence
+FROM (
+    SELECT *,
+        COUNT(*) OVER w AS n,
+        SUM(amount) OVER w AS total
+    FROM transactions_unique
+    WINDOW w AS (PARTITION BY user_id ORDER BY event_time
+                 RANGE BETWEEN INTERVAL '30' DAY PRECEDING AND CURRENT ROW)
+) AS t
+WHERE t.amount > 1000
+   OR (t.n > 1 AND t.amount > 5 * (t.total - t.amount) / (t.n - 1));
+
+
+-- FR-004 blacklisted_account: the user is on the blacklist as of the transaction's event time.
+INSERT INTO detections
+SELECT
+    CONCAT('blacklisted_account', ':', t.transaction_id) AS alert_id,
+    'blacklisted_account' AS rule,
+    'FR-004' AS rule_id,
+    'critical' AS severity,
+    t.user_id,
+    t.transaction_id,
+    t.amount,
+    t.currency,
+    t.location,
+    CAST(t.event_time AS TIMESTAMP(3)) AS event_time,
+    CAST(t.event_time AS TIMESTAMP(3)) AS window_start,
+    CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
+    CONCAT('{"reason":"', COALESCE(b.reason, ''), '"}') AS evidence
+FROM transactions_unique AS t
+JOIN blacklist FOR SYSTEM_TIME AS OF t.event_time AS b
+  ON t.user_id = b.user_id;
+
+
+-- FR-005 new_device: a device the user has not used within 30d, on an amount of at least 200.
+INSERT INTO detections
+SELECT
+    CONCAT('new_device', ':', t.transaction_id) AS alert_id,
+    'new_device' AS rule,
+    'FR-005' AS rule_id,
+    'medium' AS severity,
+    t.user_id,
+    t.transaction_id,
+    t.amount,
+    t.currency,
+    t.location,
+    CAST(t.event_time AS TIMESTAMP(3)) AS event_time,
+    t.event_time - INTERVAL '30' DAY AS window_start,
+    CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
+    CONCAT('{"device_id":"', t.device_id, '"}') AS evidence
+FROM (
+    SELECT *,
+        COUNT(*) OVER w AS uses
+    FROM transactions_unique
+    WHERE device_id IS NOT NULL
+    WINDOW w AS (PARTITION BY user_id, device_id ORDER BY event_time
+                 RANGE BETWEEN INTERVAL '30' DAY PRECEDING AND CURRENT ROW)
+) AS t
+WHERE t.uses = 1 AND t.amount >= 200;
+
+

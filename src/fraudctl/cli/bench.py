@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from fraudctl.bench import validate_cost
+from fraudctl.bench import detections, validate_cost
 from fraudctl.cli.output import emit_json, out_console, output_option
 from fraudctl.paths import repo_root
 
@@ -40,4 +40,48 @@ def validate_bench(factor: int, rounds: int, output: str) -> None:
     out_console.print(
         f"    ratio: files x{r['files']}, work x{r['work_units']}, time x{r['seconds']}, "
         f"cost per work unit x{r['cost_per_work_unit']} (1.0 = linear)"
+    )
+
+
+@bench.command("detections")
+@click.option("--env", "env_name", default="local", show_default=True)
+@click.option(
+    "--rate",
+    type=click.IntRange(1, 100_000),
+    default=200,
+    show_default=True,
+    help="Transactions per second during the latency measurement.",
+)
+@click.option("--seconds", type=click.FloatRange(5, 600), default=30, show_default=True)
+@click.option(
+    "--backlog",
+    type=click.IntRange(1000, 5_000_000),
+    default=100_000,
+    show_default=True,
+    help="Transactions produced at once for the throughput measurement.",
+)
+@click.option("--partitions", type=click.IntRange(1, 64), default=6, show_default=True)
+@output_option
+def detections_bench(
+    env_name: str, rate: int, seconds: float, backlog: int, partitions: int, output: str
+) -> None:
+    """The Flink rules vs. a stateless filter job: produce-to-alert latency at a rate, and throughput."""
+    from fraudctl.config.project import load_project
+
+    project, _ = load_project(repo_root())
+    result = detections.run(project, env_name, rate, seconds, backlog, partitions)
+    if output == "json":
+        emit_json(result)
+        return
+    for kind in ("baseline", "rules"):
+        lat, thr = result[kind]["latency"], result[kind]["throughput"]
+        out_console.print(
+            f"{kind:>8}: at {lat['rate_per_s']}/s latency p50 {lat['latency_ms_p50']} ms, "
+            f"p99 {lat['latency_ms_p99']} ms ({lat['alerts_seen']}/{lat['triggers']} alerts); "
+            f"throughput {thr['rows_per_s']} rows/s ({thr['evaluated']} in {thr['seconds']} s)"
+        )
+    r = result["ratio"]
+    out_console.print(
+        f"   ratio: latency p50 x{r['latency_p50']}, p99 x{r['latency_p99']}, throughput x{r['throughput']} "
+        f"(allowed lateness {result['allowed_lateness']})"
     )

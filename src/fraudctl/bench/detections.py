@@ -1,0 +1,244 @@
+"""`fraudctl bench detections`: the Flink rendering of the rules on the local stack, against a
+baseline job on the same cluster that reads the same source and writes a stateless filter
+(amount above the threshold) to the same kind of sink. Both run one after the other in this script.
+
+Two measurements per job, on fresh topics of `partitions` partitions:
+- latency: transactions produced at `rate`/s for `seconds`, 2% of them above the threshold; the
+  time from producing a triggering transaction to its record appearing on the output topic;
+- throughput: `backlog` transactions produced at once, then the rate at which the job evaluates
+  them (rows reaching the first operator after the source, from the job's own metrics); the
+  sustained rate with bounded lag is at most this."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import statistics
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from fraudctl.config.durations import duration_ms
+from fraudctl.config.project import Project
+from fraudctl.flink.gateway import FlinkSession
+from fraudctl.render.pipeline import render_sql, sql_context
+from fraudctl.validate.sql import split
+
+TRIGGER_AMOUNT = 5000.0
+TOPICS = ("transactions", "blacklist", "detections", "late-transactions")
+
+
+def _now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+class _Job:
+    def __init__(
+        self, project: Project, env_name: str, env: dict[str, Any], kind: str, partitions: int
+    ) -> None:
+        self.bootstrap = str(env["kafka"]["bootstrap_servers"])
+        self.rest = str(env["flink"]["rest_url"]).rstrip("/")
+        self.gateway = str(env["flink"]["sql_gateway_url"])
+        self.kind = kind
+        suffix = uuid.uuid4().hex[:8]
+        self.topics = {t: f"bench-{suffix}-{t}" for t in TOPICS}
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        for f in admin.create_topics(
+            [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in self.topics.values()]
+        ).values():
+            f.result(timeout=30)
+        context = sql_context(project, env_name, run={"mode": "stream", "group": f"bench-{suffix}"})
+        for name, topic in self.topics.items():
+            context["topics"][name] = {**context["topics"][name], "name": topic}
+        statements = [s.text for s in split(render_sql(project, "flink", context))[0]]
+        ddl = [s for s in statements if not s.upper().startswith("INSERT")]
+        if kind == "rules":
+            inserts = [s for s in statements if s.upper().startswith("INSERT")]
+        else:
+            high_value = next(r for r in context["rules"] if r["name"] == "high_value")
+            at = "CAST(event_time AS TIMESTAMP(3))"
+            inserts = [
+                "INSERT INTO detections SELECT CONCAT('baseline:', transaction_id), 'baseline', 'FR-000', "
+                f"'low', user_id, transaction_id, amount, currency, location, {at}, {at}, {at}, '{{}}' "
+                f"FROM transactions WHERE amount > {high_value['params']['threshold']}"
+            ]
+        self.session = FlinkSession(
+            self.gateway,
+            {"table.local-time-zone": "UTC", "parallelism.default": "1", "pipeline.name": f"bench {kind}"},
+        )
+        for statement in ddl:
+            self.session.execute(statement)
+        result = self.session.execute("EXECUTE STATEMENT SET BEGIN\n" + ";\n".join(inserts) + ";\nEND")
+        self.job_id = str(result.job_id)
+        deadline = time.monotonic() + 60
+        while self._state() != "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    def _state(self) -> str:
+        return str(requests.get(f"{self.rest}/jobs/{self.job_id}", timeout=10).json().get("state"))
+
+    def rows_in(self) -> int:
+        """Rows that left the source operator (the job's own counter, read over REST)."""
+        job = requests.get(f"{self.rest}/jobs/{self.job_id}", timeout=10).json()
+        sources = [v for v in job.get("vertices", []) if v["name"].startswith("Source: transactions")]
+        return sum(int(v["metrics"].get("read-records", 0)) for v in sources) if sources else 0
+
+    def close(self) -> None:
+        requests.patch(f"{self.rest}/jobs/{self.job_id}?mode=cancel", timeout=10)
+        self.session.close()
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        for f in admin.delete_topics(list(self.topics.values()), operation_timeout=30).values():
+            with contextlib.suppress(Exception):  # a leftover benchmark topic is harmless
+                f.result(timeout=30)
+
+
+def _transaction(i: int, rng: random.Random, trigger: bool) -> dict[str, Any]:
+    user = f"B{rng.randrange(5000):05d}"
+    return {
+        "transaction_id": f"bt-{i}",
+        "user_id": user,
+        "amount": TRIGGER_AMOUNT if trigger else round(rng.uniform(5, 150), 2),
+        "currency": "EUR",
+        "timestamp": _now_rfc3339(),
+        "location": "Paris",
+    }
+
+
+def _latency(job: _Job, rate: int, seconds: float, tail: float, rng: random.Random) -> dict[str, Any]:
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    stop = threading.Event()
+
+    def consume() -> None:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": job.bootstrap,
+                "group.id": f"bench-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+            }
+        )
+        consumer.subscribe([job.topics["detections"]])
+        while not stop.is_set():
+            msg = consumer.poll(0.1)
+            if msg is None or msg.error() or msg.value() is None:
+                continue
+            tid = json.loads(msg.value() or b"{}").get("transaction_id")
+            if tid in sent and tid not in seen:
+                seen[tid] = time.monotonic()
+        consumer.close()
+
+    reader = threading.Thread(target=consume, daemon=True)
+    reader.start()
+    producer = Producer(
+        {"bootstrap.servers": job.bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5}
+    )
+    t0 = time.monotonic()
+    i = 0
+    # After the measured window, ordinary traffic goes on for `tail` seconds: alerts wait for the
+    # watermark, which only newer events move, as in production where traffic never stops.
+    while time.monotonic() - t0 < seconds + tail:
+        due = t0 + i / rate
+        if due > time.monotonic():
+            time.sleep(due - time.monotonic())
+        trigger = i % 50 == 0 and time.monotonic() - t0 < seconds
+        tx = _transaction(i, rng, trigger)
+        producer.produce(job.topics["transactions"], key=tx["user_id"], value=json.dumps(tx))
+        producer.poll(0)
+        if trigger:
+            sent[tx["transaction_id"]] = time.monotonic()
+        i += 1
+    producer.flush(30)
+    deadline = time.monotonic() + 30
+    while len(seen) < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stop.set()
+    reader.join(5)
+    latencies = [1000 * (seen[t] - sent[t]) for t in seen]
+    return {
+        "rate_per_s": rate,
+        "seconds": seconds,
+        "produced": i,
+        "triggers": len(sent),
+        "alerts_seen": len(seen),
+        "latency_ms_p50": round(_percentile(latencies, 0.5), 1),
+        "latency_ms_p99": round(_percentile(latencies, 0.99), 1),
+        "latency_ms_mean": round(statistics.fmean(latencies), 1) if latencies else None,
+    }
+
+
+def _throughput(job: _Job, already: int, backlog: int, rng: random.Random) -> dict[str, Any]:
+    # The job's counters are published with a delay: wait until they show every earlier row.
+    deadline = time.monotonic() + 60
+    while job.rows_in() < already and time.monotonic() < deadline:
+        time.sleep(0.5)
+    start_rows = job.rows_in()
+    t0 = time.monotonic()  # from the first produce: the rate includes producing the backlog
+    producer = Producer(
+        {
+            "bootstrap.servers": job.bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "batch.num.messages": 10000,
+        }
+    )
+    for i in range(backlog):
+        tx = _transaction(10_000_000 + i, rng, False)
+        producer.produce(job.topics["transactions"], key=tx["user_id"], value=json.dumps(tx))
+        if i % 10000 == 0:
+            producer.poll(0)
+    producer.flush(60)
+    target = start_rows + backlog
+    rows = start_rows
+    deadline = t0 + 300
+    while rows < target and time.monotonic() < deadline:
+        time.sleep(0.5)
+        rows = job.rows_in()
+    elapsed = time.monotonic() - t0
+    done = rows - start_rows
+    return {
+        "backlog": backlog,
+        "evaluated": done,
+        "seconds": round(elapsed, 2),
+        "rows_per_s": round(done / elapsed, 0) if elapsed else None,
+    }
+
+
+def run(
+    project: Project, env_name: str, rate: int, seconds: float, backlog: int, partitions: int
+) -> dict[str, Any]:
+    env = project.environments[env_name].value
+    rng = random.Random(11)
+    lateness = (env.get("stream") or {}).get("allowed_lateness", "5s")
+    lateness_s = duration_ms(lateness) / 1000
+    results: dict[str, Any] = {}
+    for kind in ("baseline", "rules"):
+        job = _Job(project, env_name, env, kind, partitions)
+        try:
+            latency = _latency(job, rate, seconds, lateness_s + 3, rng)
+            results[kind] = {
+                "latency": latency,
+                "throughput": _throughput(job, latency["produced"], backlog, rng),
+            }
+        finally:
+            job.close()
+    base, rules = results["baseline"], results["rules"]
+    results["ratio"] = {
+        "latency_p50": round(rules["latency"]["latency_ms_p50"] / base["latency"]["latency_ms_p50"], 1),
+        "latency_p99": round(rules["latency"]["latency_ms_p99"] / base["latency"]["latency_ms_p99"], 1),
+        "throughput": round(rules["throughput"]["rows_per_s"] / base["throughput"]["rows_per_s"], 2),
+    }
+    results["allowed_lateness"] = lateness
+    return results

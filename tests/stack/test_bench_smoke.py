@@ -1,0 +1,43 @@
+"""The benchmark commands work end to end (their figures are read from the command's output, never
+asserted here: speed is measured by `fraudctl bench`, not by tests). What is asserted is correctness:
+no alert lost, every backlog row evaluated, both repos valid."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Endpoints
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench(*args: str) -> dict:  # type: ignore[type-arg]
+    res = subprocess.run(
+        [sys.executable, "-m", "fraudctl", "bench", *args, "--output", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return dict(json.loads(res.stdout))
+
+
+def test_bench_validate_runs_both_repos() -> None:
+    result = _bench("validate", "--factor", "2", "--rounds", "1")
+    assert result["real"]["valid"] and result["generated"]["valid"]
+    assert result["generated"]["work_units"] > result["real"]["work_units"]
+
+
+@pytest.mark.stack
+def test_bench_detections_loses_no_alert(local_stack: Endpoints) -> None:
+    result = _bench("detections", "--seconds", "5", "--rate", "100", "--backlog", "2000", "--partitions", "2")
+    for kind in ("baseline", "rules"):
+        latency, throughput = result[kind]["latency"], result[kind]["throughput"]
+        assert latency["triggers"] > 0 and latency["alerts_seen"] == latency["triggers"], result[kind]
+        assert throughput["evaluated"] == throughput["backlog"], result[kind]

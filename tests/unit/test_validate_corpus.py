@@ -166,7 +166,7 @@ def _unknown_kind(root: Path) -> Problem:
 def _sql_undefined_stream(root: Path) -> Problem:
     edit(
         root / "templates/flink/rules/blacklisted_account.sql.j2",
-        "FROM transactions AS t",
+        "FROM transactions_unique AS t",
         "FROM transactionz AS t",
     )
     rendered = _rendered_line(root, "flink", "FROM transactionz AS t")

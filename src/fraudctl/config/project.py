@@ -17,6 +17,7 @@ DETECTIONS = "detections"
 TOPICS = "topics.yaml"
 SCHEMAS = "schemas"
 TEMPLATES = "templates"
+POSTGRES = "postgres"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Project:
 
 
 # Everything `validate` and `render` read: enough to validate a copy of the repo elsewhere.
-DECLARATIONS = (ENVIRONMENTS, CONNECTORS, DETECTIONS, TOPICS, SCHEMAS, TEMPLATES)
+DECLARATIONS = (ENVIRONMENTS, CONNECTORS, DETECTIONS, TOPICS, SCHEMAS, TEMPLATES, POSTGRES)
 
 
 def copy_declarations(src: Path, dest: Path) -> Path:

@@ -385,9 +385,16 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
     )
 
     # --- S3-compatible object store -------------------------------------------------------------
+    def s3_after_start() -> None:
+        # The local environment's archive bucket exists from the start (in AWS it is provisioned
+        # with the account); moto keeps buckets in memory, so this runs on every start.
+        bucket = str(env.require("s3.bucket"))
+        requests.put(f"http://{HOST}:{s3_port}/{bucket}", timeout=10)
+
     s3 = Service(
         name="s3",
         ports=(s3_port,),
+        after_start=s3_after_start,
         spec=lambda: ProcessSpec(
             "s3",
             [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(s3_port)],

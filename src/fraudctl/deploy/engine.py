@@ -1,0 +1,121 @@
+"""Plan and apply across every provider of an environment.
+
+`make_plan` reads the actual state once per provider and computes a Plan (a value). `apply` takes
+the lock, re-plans under it (so it acts on what is there now), executes the writes in dependency
+order, records each applied object, and waits until every connector, task and job is RUNNING."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fraudctl.config.project import Project
+from fraudctl.config.secrets import resolve
+from fraudctl.deploy.model import DELETE, KIND_ORDER, Change, Plan
+from fraudctl.deploy.providers import Progress, Provider
+from fraudctl.deploy.providers.connect_rest import ConnectClient
+from fraudctl.deploy.providers.connectors import ConnectorProvider
+from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
+from fraudctl.deploy.providers.postgres_ddl import PostgresDdlProvider
+from fraudctl.deploy.providers.topics import TopicProvider
+from fraudctl.deploy.state import StateStore, conninfo
+from fraudctl.render.pipeline import render_environment, render_sql, sql_context
+
+
+class DeployError(Exception):
+    pass
+
+
+def kafka_admin_config(env: dict[str, Any]) -> dict[str, str | int | float | bool]:
+    kafka = env["kafka"]
+    config: dict[str, str | int | float | bool] = {"bootstrap.servers": str(kafka["bootstrap_servers"])}
+    if kafka.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
+        config["security.protocol"] = str(kafka["security_protocol"])
+    if "sasl" in kafka:
+        config.update(
+            {
+                "sasl.mechanism": kafka["sasl"]["mechanism"],
+                "sasl.username": kafka["sasl"]["username"],
+                "sasl.password": resolve(kafka["sasl"]["password"]),
+            }
+        )
+    if "ssl" in kafka and "ca_location" in kafka["ssl"]:
+        config["ssl.ca.location"] = kafka["ssl"]["ca_location"]
+    return config
+
+
+def connect_client(env: dict[str, Any]) -> ConnectClient:
+    auth = env["connect"].get("auth")
+    return ConnectClient(
+        str(env["connect"]["url"]), (auth["username"], resolve(auth["password"])) if auth else None
+    )
+
+
+@dataclass
+class Deployment:
+    """The providers of one environment, built from the rendered repo (no service called yet)."""
+
+    project: Project
+    env_name: str
+    env: dict[str, Any]
+    providers: dict[str, Provider] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, project: Project, env_name: str) -> Deployment:
+        env = dict(project.environments[env_name].value)
+        if env.get("engine") != "flink":
+            raise DeployError(
+                f"environment {env_name!r} runs engine {env.get('engine')!r}: the ksqlDB provider "
+                "is not built yet (fraudctl deploys the Flink engine)"
+            )
+        rendered, problems = render_environment(project, env_name)
+        if problems:
+            raise DeployError("the repo does not render: " + "; ".join(p.text() for p in problems))
+        context = sql_context(project, env_name)
+        dep = cls(project, env_name, env)
+        dep.providers = {
+            "postgres-ddl": PostgresDdlProvider(project.root / "postgres", conninfo(env, "fraudctl ddl")),
+            "topic": TopicProvider(kafka_admin_config(env), rendered.topics),
+            "flink-job": FlinkJobProvider(
+                env_name,
+                str(env["flink"]["rest_url"]),
+                str(env["flink"]["sql_gateway_url"]),
+                render_sql(project, "flink", context),
+                context,
+            ),
+            "connector": ConnectorProvider(connect_client(env), rendered.connectors),
+        }
+        return dep
+
+    def plan(self, state: StateStore, prune: bool, destroy: bool = False) -> Plan:
+        """With `destroy`, nothing is desired: every object fraudctl recorded is deleted."""
+        records = state.records()
+        changes: list[Change] = []
+        for kind in KIND_ORDER:
+            provider = self.providers[kind]
+            desired = {} if destroy else provider.desired()
+            actual = provider.actual(desired, records)
+            managed = {name for (k, name) in records if k == kind}
+            changes += provider.plan(desired, actual, managed, prune or destroy)
+        return Plan(self.env_name, tuple(changes), prune)
+
+    def apply(self, state: StateStore, plan: Plan, progress: Progress, timeout: float) -> list[str]:
+        """Executes `plan` (made under the same lock); returns problems (failed tasks with traces)."""
+        for change in plan.ordered_writes():
+            progress(f"{change.kind} {change.name}", change.op, change.note)
+            self.providers[change.kind].apply(change)
+            if change.op == DELETE:
+                state.forget(change.kind, change.name)
+            elif change.desired is not None:
+                state.record(change.kind, change.name, change.desired.checksum, change.desired.spec)
+        for change in plan.changes:
+            if change.track and change.desired is not None:
+                # The service already matches (for example after an interrupted apply): record only.
+                state.record(change.kind, change.name, change.desired.checksum, change.desired.spec)
+        deadline = time.monotonic() + timeout
+        problems: list[str] = []
+        for kind in ("flink-job", "connector"):
+            names = [c.name for c in plan.changes if c.kind == kind and c.op != DELETE and c.op != "orphan"]
+            problems += self.providers[kind].wait(names, deadline, progress)
+        return problems

@@ -1,0 +1,182 @@
+"""The detections as one Flink job per environment, submitted through the SQL Gateway.
+
+The job's name carries the checksum of its rendered SQL (`fraudctl:<env>:detections:<checksum>`),
+so the cluster itself says whether the running job is current. A changed job is replaced the way
+Flink supports: stop with a savepoint, then submit the new SQL restoring from it (state is kept for
+operators that still match; state of changed operators is dropped, and those operators rebuild it
+from the records they read after the restart). Kafka offsets are part of the savepoint, so reading
+resumes exactly where the old job stopped."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import requests
+
+from fraudctl.config.secrets import resolve
+from fraudctl.deploy import diff
+from fraudctl.deploy.model import CREATE, DELETE, REPLACE, UPDATE, Change, Resource, checksum
+from fraudctl.deploy.providers import Progress
+from fraudctl.deploy.state import Record
+from fraudctl.flink.gateway import FlinkSession
+from fraudctl.validate.sql import split
+
+JOB = "detections"
+TERMINAL = {"FINISHED", "CANCELED", "FAILED"}
+REPLACE_NOTE = (
+    "stop with savepoint, resubmit restoring from it: reading resumes at the savepoint's "
+    "offsets; state of unchanged operators is kept"
+)
+
+
+class FlinkJobError(Exception):
+    pass
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for k, v in sorted(value.items()):
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    else:
+        out[prefix] = value
+
+
+class FlinkJobProvider:
+    kind = "flink-job"
+
+    def __init__(
+        self, env_name: str, rest_url: str, gateway_url: str, sql: str, context: dict[str, Any]
+    ) -> None:
+        self.env_name = env_name
+        self.rest = rest_url.rstrip("/")
+        self.gateway = gateway_url
+        self.sql = sql
+        self.sql_checksum = checksum(sql)
+        spec: dict[str, Any] = {"sql_checksum": self.sql_checksum}
+        _flatten("rules", {r["name"]: r["params"] for r in context["rules"]}, spec)
+        _flatten("stream", context["stream"], spec)
+        self.spec = spec
+        self.jobs: dict[str, str] = {}  # resource name -> running job id
+        self.writes = 0
+
+    def job_name(self, sql_checksum: str) -> str:
+        return f"fraudctl:{self.env_name}:{JOB}:{sql_checksum}"
+
+    def desired(self) -> dict[str, Resource]:
+        return {JOB: Resource(self.kind, JOB, self.spec)}
+
+    def actual(
+        self, desired: dict[str, Resource], records: dict[tuple[str, str], Record]
+    ) -> dict[str, Resource]:
+        jobs = requests.get(f"{self.rest}/jobs/overview", timeout=15).json().get("jobs", [])
+        prefix = f"fraudctl:{self.env_name}:"
+        out: dict[str, Resource] = {}
+        self.jobs = {}
+        for job in sorted(jobs, key=lambda j: -int(j.get("start-time", 0))):
+            if not str(job["name"]).startswith(prefix) or job["state"] in TERMINAL:
+                continue
+            running = str(job["name"]).split(":")[-1]
+            # The newest running job is the environment's; any older one is a leftover (interrupted apply).
+            name = JOB if JOB not in out else f"{JOB}#{job['jid']}"
+            record = records.get((self.kind, JOB))
+            if running == self.sql_checksum:
+                spec = dict(self.spec)
+            elif record is not None and record.spec.get("sql_checksum") == running:
+                spec = dict(record.spec)
+            else:
+                spec = {"sql_checksum": running}
+            out[name] = Resource(self.kind, name, spec)
+            self.jobs[name] = str(job["jid"])
+        return out
+
+    def plan(
+        self, desired: dict[str, Resource], actual: dict[str, Resource], managed: set[str], prune: bool
+    ) -> list[Change]:
+        # Every job named fraudctl:<env>: is this repo's by construction, so leftovers are always removed;
+        # the desired job itself keeps its real record status (an unrecorded one is tracked on apply).
+        leftovers = set(actual) - set(desired)
+        changes = diff.compute(self.kind, desired, actual, managed | leftovers, prune=True)
+        out = []
+        for c in changes:
+            if c.op == UPDATE:
+                c = Change(c.kind, c.name, REPLACE, c.fields, REPLACE_NOTE, c.desired)
+            elif c.op == DELETE and c.name != JOB:
+                c = Change(c.kind, c.name, DELETE, (), "leftover job of an interrupted apply", c.desired)
+            elif c.op == DELETE and not prune:
+                c = Change(c.kind, c.name, "orphan", (), "no longer in the repo; cancelled only with --prune")
+            out.append(c)
+        return out
+
+    def apply(self, change: Change) -> None:
+        if change.op == CREATE:
+            self.jobs[change.name] = self._submit(None)
+        elif change.op == REPLACE:
+            savepoint = self._stop_with_savepoint(self.jobs[change.name])
+            self.jobs[change.name] = self._submit(savepoint)
+        elif change.op == DELETE:
+            requests.patch(f"{self.rest}/jobs/{self.jobs[change.name]}?mode=cancel", timeout=15)
+            self.writes += 1
+
+    def _submit(self, savepoint: str | None) -> str:
+        props = {"table.local-time-zone": "UTC", "pipeline.name": self.job_name(self.sql_checksum)}
+        if savepoint:
+            props.update(
+                {"execution.savepoint.path": savepoint, "execution.savepoint.ignore-unclaimed-state": "true"}
+            )
+        # ${env:NAME} references (for example SASL passwords) are resolved only here, at submission.
+        text = re.sub(r"\$\{env:[^}]+\}", lambda m: resolve(m.group(0)), self.sql)
+        statements = [s.text for s in split(text)[0]]
+        inserts = [s for s in statements if s.upper().startswith("INSERT")]
+        with FlinkSession(self.gateway, props) as session:
+            for statement in statements:
+                if not statement.upper().startswith("INSERT"):
+                    session.execute(statement)
+            result = session.execute("EXECUTE STATEMENT SET BEGIN\n" + ";\n".join(inserts) + ";\nEND")
+        self.writes += 1
+        if not result.job_id:
+            raise FlinkJobError(f"the statement set did not start a job: {result}")
+        return result.job_id
+
+    def _stop_with_savepoint(self, job_id: str) -> str:
+        resp = requests.post(f"{self.rest}/jobs/{job_id}/stop", json={"drain": False}, timeout=30)
+        resp.raise_for_status()
+        self.writes += 1
+        trigger = resp.json()["request-id"]
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            data = requests.get(f"{self.rest}/jobs/{job_id}/savepoints/{trigger}", timeout=15).json()
+            if data.get("status", {}).get("id") == "COMPLETED":
+                operation = data.get("operation", {})
+                if "location" in operation:
+                    return str(operation["location"])
+                raise FlinkJobError(f"savepoint of job {job_id} failed: {operation.get('failure-cause')}")
+            time.sleep(1)
+        raise FlinkJobError(f"savepoint of job {job_id} not complete after 180 s")
+
+    def wait(self, names: list[str], deadline: float, progress: Progress) -> list[str]:
+        pending = {n: self.jobs[n] for n in names if n in self.jobs}
+        problems: list[str] = []
+        while pending and time.monotonic() < deadline:
+            for name, jid in list(pending.items()):
+                job = requests.get(f"{self.rest}/jobs/{jid}", timeout=15).json()
+                vertices = [v.get("status") for v in job.get("vertices", [])]
+                if job.get("state") in TERMINAL:
+                    problems.append(f"flink job {name} ({jid}) {job.get('state')}: {self.root_cause(jid)}")
+                    del pending[name]
+                elif job.get("state") == "RUNNING" and vertices and all(v == "RUNNING" for v in vertices):
+                    progress(f"flink {name}", "RUNNING", f"job {jid}, {len(vertices)} tasks")
+                    del pending[name]
+                else:
+                    progress(f"flink {name}", "waiting", str(job.get("state")))
+            if pending:
+                time.sleep(1)
+        problems += [f"flink job {n} not RUNNING before the timeout" for n in pending]
+        return problems
+
+    def root_cause(self, job_id: str) -> str:
+        data = requests.get(f"{self.rest}/jobs/{job_id}/exceptions", timeout=15).json()
+        text = str(data.get("root-exception") or "")
+        causes = [line.strip() for line in text.splitlines() if line.strip().startswith("Caused by:")]
+        return (causes[-1] if causes else (text.splitlines() or ["no exception recorded"])[0])[:500]

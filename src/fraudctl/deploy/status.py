@@ -1,0 +1,128 @@
+"""Live health of an environment's pipeline: connectors and tasks (with traces of failures), the
+Flink job, consumer lag of the pipeline's consumer groups, and whether the live state matches the
+repo. Read-only."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import requests
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from fraudctl.deploy.engine import Deployment, kafka_admin_config
+from fraudctl.deploy.providers.connectors import ConnectorProvider, failures
+from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
+from fraudctl.deploy.state import StateStore
+from fraudctl.render.connectors import SINK_KINDS
+from fraudctl.render.pipeline import STREAM_RUN
+
+
+def consumer_lag(env: dict[str, Any], groups: list[str]) -> dict[str, int | None]:
+    """Total lag per group (None when the group has committed nothing yet)."""
+    config = kafka_admin_config(env)
+    admin = AdminClient(config)
+    probe = Consumer(
+        {**config, "group.id": f"fraudctl-status-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
+    )
+    out: dict[str, int | None] = {}
+    try:
+        for group in groups:  # the client lists one group per request
+            future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group]
+            try:
+                committed = future.result(timeout=15).topic_partitions or []
+            except Exception:  # noqa: BLE001 - an unknown group has no offsets
+                committed = []
+            lag, known = 0, False
+            for tp in committed:
+                if tp.offset is None or tp.offset < 0:
+                    continue
+                known = True
+                _, high = probe.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
+                lag += max(0, high - tp.offset)
+            out[group] = lag if known else None
+    finally:
+        probe.close()
+    return out
+
+
+def collect(dep: Deployment, state: StateStore) -> dict[str, Any]:
+    connectors: ConnectorProvider = dep.providers["connector"]  # type: ignore[assignment]
+    flink: FlinkJobProvider = dep.providers["flink-job"]  # type: ignore[assignment]
+    live = connectors.client.connectors()
+    conn_rows: list[dict[str, Any]] = []
+    for name in sorted(set(live) | set(connectors.rendered)):
+        status = live.get(name, {}).get("status")
+        if status is None:
+            conn_rows.append(
+                {
+                    "name": name,
+                    "state": "MISSING",
+                    "tasks": [],
+                    "failures": [],
+                    "managed": name in connectors.rendered,
+                }
+            )
+            continue
+        conn_rows.append(
+            {
+                "name": name,
+                "state": status["connector"]["state"],
+                "tasks": [
+                    {"id": t["id"], "state": t["state"], "worker": t.get("worker_id")}
+                    for t in status["tasks"]
+                ],
+                "failures": failures(status),
+                "managed": name in connectors.rendered,
+            }
+        )
+    records = state.records()
+    flink.actual(flink.desired(), records)
+    jobs = []
+    for name, jid in sorted(flink.jobs.items()):
+        job = requests.get(f"{flink.rest}/jobs/{jid}", timeout=15).json()
+        jobs.append(
+            {
+                "name": name,
+                "job_id": jid,
+                "state": job.get("state"),
+                "current": str(job.get("name", "")).endswith(flink.sql_checksum),
+            }
+        )
+    sinks = sorted(n for n, c in connectors.rendered.items() if c.intent.value.get("kind") in SINK_KINDS)
+    groups = [STREAM_RUN["group"], *[f"connect-{n}" for n in sinks]]
+    plan = dep.plan(state, prune=False)
+    healthy = (
+        all(
+            c["state"] == "RUNNING" and all(t["state"] == "RUNNING" for t in c["tasks"])
+            for c in conn_rows
+            if c["managed"]
+        )
+        and bool(jobs)
+        and all(j["state"] == "RUNNING" for j in jobs)
+    )
+    return {
+        "env": dep.env_name,
+        "connectors": conn_rows,
+        "jobs": jobs,
+        "lag": consumer_lag(dep.env, groups),
+        "matches_repo": not plan.has_changes,
+        "pending_changes": [c.to_json() for c in plan.writes],
+        "healthy": healthy,
+    }
+
+
+def restart_failed(dep: Deployment) -> list[str]:
+    """Restarts only failed connectors and failed tasks; returns what was restarted."""
+    connectors: ConnectorProvider = dep.providers["connector"]  # type: ignore[assignment]
+    restarted = []
+    for name, info in sorted(connectors.client.connectors().items()):
+        status: dict[str, Any] = info["status"]
+        failed_tasks = [t["id"] for t in status["tasks"] if t["state"] == "FAILED"]
+        if status["connector"]["state"] == "FAILED" or failed_tasks:
+            connectors.client.request(
+                "POST", f"/connectors/{name}/restart", params={"includeTasks": "true", "onlyFailed": "true"}
+            )
+            restarted.append(f"{name} (tasks {failed_tasks})" if failed_tasks else name)
+    return restarted

@@ -1,0 +1,78 @@
+"""The plan's pure logic: change computation, ordering, masking, prune rules."""
+
+from __future__ import annotations
+
+from fraudctl.deploy.diff import compute, field_changes
+from fraudctl.deploy.model import Change, FieldChange, Plan, Resource
+
+
+def R(name: str, **spec: object) -> Resource:  # noqa: N802 - reads like a constructor
+    return Resource("connector", name, dict(spec))
+
+
+def test_unchanged_objects_are_noops_and_changes_are_key_by_key() -> None:
+    desired = {"a": R("a", x="1", y="2"), "b": R("b", x="1")}
+    actual = {"a": R("a", x="1", y="3"), "b": R("b", x="1")}
+    changes = compute("connector", desired, actual, managed={"a", "b"}, prune=False)
+    assert [(c.name, c.op) for c in changes] == [("a", "update"), ("b", "noop")]
+    assert changes[0].fields == (FieldChange("y", "3", "2"),)
+
+
+def test_a_key_added_by_hand_is_drift_back_to_the_repo() -> None:
+    assert field_changes({"x": "1"}, {"x": "1", "extra": "by-hand"}) == (
+        FieldChange("extra", "by-hand", None),
+    )
+
+
+def test_only_managed_objects_are_ever_deleted_and_only_with_prune() -> None:
+    desired = {"kept": R("kept", x="1")}
+    actual = {"kept": R("kept", x="1"), "removed": R("removed", x="1"), "by-hand": R("by-hand", x="1")}
+    without = compute("connector", desired, actual, managed={"kept", "removed"}, prune=False)
+    assert [(c.name, c.op) for c in without] == [("kept", "noop"), ("removed", "orphan")]
+    with_prune = compute("connector", desired, actual, managed={"kept", "removed"}, prune=True)
+    assert [(c.name, c.op) for c in with_prune] == [("kept", "noop"), ("removed", "delete")]
+
+
+def test_an_object_matching_but_unrecorded_is_tracked_without_a_write() -> None:
+    [change] = compute("connector", {"a": R("a", x="1")}, {"a": R("a", x="1")}, managed=set(), prune=False)
+    assert change.op == "noop" and change.track and not change.is_write
+
+
+def test_apply_order_is_dependencies_first_and_deletes_in_reverse() -> None:
+    plan = Plan(
+        "local",
+        (
+            Change("connector", "c", "create"),
+            Change("topic", "t", "create"),
+            Change("flink-job", "j", "replace"),
+            Change("topic", "old", "delete"),
+            Change("connector", "gone", "delete"),
+            Change("postgres-ddl", "d", "create"),
+            Change("connector", "same", "noop"),
+        ),
+    )
+    order = [(c.kind, c.op) for c in plan.ordered_writes()]
+    assert order == [
+        ("postgres-ddl", "create"),
+        ("topic", "create"),
+        ("flink-job", "replace"),
+        ("connector", "create"),
+        ("connector", "delete"),
+        ("topic", "delete"),
+    ]
+    assert plan.has_changes and plan.summary()["noop"] == 1
+
+
+def test_plan_json_masks_secret_values_but_shows_references() -> None:
+    change = Change(
+        "connector",
+        "c",
+        "update",
+        (
+            FieldChange("connection.password", "hunter2", "${env:PG_PASSWORD}"),
+            FieldChange("topics", "a", "b"),
+        ),
+    )
+    fields = Plan("local", (change,)).to_json()["changes"][0]["fields"]
+    assert fields[0] == {"key": "connection.password", "before": "********", "after": "${env:PG_PASSWORD}"}
+    assert fields[1] == {"key": "topics", "before": "a", "after": "b"}

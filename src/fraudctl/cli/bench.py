@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from fraudctl.bench import detections, validate_cost
+from fraudctl.bench import deploy_cost, detections, validate_cost
 from fraudctl.cli.output import emit_json, out_console, output_option
 from fraudctl.paths import repo_root
 
@@ -85,3 +85,29 @@ def detections_bench(
         f"   ratio: latency p50 x{r['latency_p50']}, p99 x{r['latency_p99']}, throughput x{r['throughput']} "
         f"(allowed lateness {result['allowed_lateness']})"
     )
+
+
+@bench.command("deploy")
+@click.option("--env", "env_name", default="local", show_default=True)
+@click.option("--connectors", type=click.IntRange(5, 500), default=50, show_default=True)
+@click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True)
+@output_option
+def deploy_bench(env_name: str, connectors: int, rounds: int, output: str) -> None:
+    """No-change plan and apply vs. reading the live state once: the real repo and N connectors."""
+    if env_name == "local":
+        from fraudctl.localstack import secrets as local_secrets
+        from fraudctl.localstack.layout import Layout
+
+        local_secrets.export(Layout.default().secrets_file)
+    result = deploy_cost.run(repo_root(), env_name, connectors, rounds)
+    if output == "json":
+        emit_json(result)
+        return
+    for name in ("real", "generated"):
+        m = result[name]
+        s, r = m["seconds_median"], m["ratio_to_read_state"]
+        out_console.print(
+            f"{name:>9}: {m['connectors']} connectors: read state {s['read_state']} s, "
+            f"no-change plan {s['plan']} s (x{r['plan']}), no-change apply {s['apply']} s "
+            f"(x{r['apply']}), writes {m['writes_during_no_change_applies']}"
+        )

@@ -73,11 +73,16 @@ class ConnectorProvider:
         pending = set(names)
         problems: list[str] = []
         while pending and time.monotonic() < deadline:
+            try:
+                live = self.client.connectors()  # every status in one request
+            except ConnectError as exc:
+                progress("connectors", "waiting", str(exc))
+                time.sleep(1)
+                continue
             for name in sorted(pending):
-                try:
-                    status = self.client.status(name)
-                except ConnectError as exc:
-                    progress(name, "waiting", str(exc))
+                status = live.get(name, {}).get("status")
+                if status is None:
+                    progress(name, "waiting", "not listed yet")
                     continue
                 failed = failures(status)
                 tasks = status.get("tasks") or []
@@ -98,14 +103,18 @@ class ConnectorProvider:
         problems += [f"connector {n} not RUNNING before the timeout" for n in sorted(pending)]
         # A task can report RUNNING and fail a moment later (for example when it first connects to its
         # target): RUNNING has to hold for SETTLE_SECONDS before it counts.
+        # Only connectors this apply wrote can be in that window; the others have been running.
         healthy = [
             n
             for n in names
-            if n not in pending and not any(p.startswith(f"connector {n} ") for p in problems)
+            if n in self.written_at
+            and n not in pending
+            and not any(p.startswith(f"connector {n} ") for p in problems)
         ]
         if healthy:
             progress("connectors", "settling", f"checking again in {SETTLE_SECONDS:g} s")
             time.sleep(SETTLE_SECONDS)
             for name in healthy:
                 problems += failures(self.client.status(name))
+        self.written_at.clear()  # what this apply wrote; the next apply starts afresh
         return problems

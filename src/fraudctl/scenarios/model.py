@@ -3,38 +3,20 @@ and the transaction record contract all fail with file, line and key."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from fraudctl.config.rules import RULES, param_problems
 from fraudctl.config.source import Located, Problem, SourceError, load_yaml
+from fraudctl.contract import Transaction
 from fraudctl.scenarios import clean_traffic
 
 TOP_KEYS = {"name", "description", "params", "reference", "transactions", "generate", "expect", "engines"}
-REQUIRED_TX: dict[str, type | tuple[type, ...]] = {
-    "transaction_id": str,
-    "user_id": str,
-    "amount": (int, float),
-    "currency": str,
-    "timestamp": str,
-    "location": str,
-}
-OPTIONAL_TX: dict[str, type | tuple[type, ...]] = {
-    "lat": (int, float),
-    "lon": (int, float),
-    "country": str,
-    "merchant_id": str,
-    "merchant_category": str,
-    "device_id": str,
-    "channel": str,
-}
-CHANNELS = {"pos", "ecom", "atm"}
-_RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$")
-
 Alert = tuple[str, str, str]  # (rule, user_id, transaction_id)
 
 
@@ -66,41 +48,18 @@ def event_ms(timestamp: str) -> int:
 
 
 def transaction_problems(tx: Any, where: tuple[str, int | None], key: str) -> list[Problem]:
-    """The shared record contract: required fields and types, amount > 0, ISO 4217, RFC 3339 UTC."""
+    """Checks one transaction against the shared record contract (fraudctl.contract)."""
     file, line = where
     if not isinstance(tx, dict):
         return [Problem(file, line, key, "expected a mapping (one transaction)")]
-    out = []
-    for name, kind in REQUIRED_TX.items():
-        if name not in tx:
-            out.append(Problem(file, line, f"{key}.{name}", "missing required field"))
-        elif not isinstance(tx[name], kind) or isinstance(tx[name], bool):
-            out.append(Problem(file, line, f"{key}.{name}", f"wrong type: {tx[name]!r}"))
-    for name, value in tx.items():
-        if name not in REQUIRED_TX and name not in OPTIONAL_TX:
-            out.append(Problem(file, line, f"{key}.{name}", "unknown field of the transaction record"))
-        elif name in OPTIONAL_TX and not isinstance(value, OPTIONAL_TX[name]):
-            out.append(Problem(file, line, f"{key}.{name}", f"wrong type: {value!r}"))
-    if isinstance(tx.get("amount"), int | float) and tx["amount"] <= 0:
-        out.append(Problem(file, line, f"{key}.amount", f"must be greater than 0, got {tx['amount']!r}"))
-    if isinstance(tx.get("currency"), str) and not re.fullmatch(r"[A-Z]{3}", tx["currency"]):
-        out.append(
-            Problem(file, line, f"{key}.currency", f"expected an ISO 4217 code, got {tx['currency']!r}")
-        )
-    if isinstance(tx.get("timestamp"), str) and not _RFC3339_UTC.match(tx["timestamp"]):
-        out.append(
-            Problem(
-                file,
-                line,
-                f"{key}.timestamp",
-                f"expected RFC 3339 in UTC (2024-11-16T14:00:00Z), got {tx['timestamp']!r}",
-            )
-        )
-    if "channel" in tx and tx["channel"] not in CHANNELS:
-        out.append(
-            Problem(file, line, f"{key}.channel", f"expected one of pos, ecom, atm; got {tx['channel']!r}")
-        )
-    return out
+    try:
+        Transaction.model_validate(tx)
+    except ValidationError as exc:
+        return [
+            Problem(file, line, ".".join([key, *map(str, err["loc"])]), str(err["msg"]))
+            for err in exc.errors()
+        ]
+    return []
 
 
 def load_scenario(path: Path, display: str | None = None) -> Scenario:

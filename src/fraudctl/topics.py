@@ -43,9 +43,7 @@ def create_missing(bootstrap: str, specs: list[TopicSpec]) -> tuple[list[str], l
     if todo:
         futures = admin.create_topics(
             [
-                NewTopic(
-                    s.name, num_partitions=s.partitions, replication_factor=s.replication, config=s.config
-                )
+                NewTopic(s.name, num_partitions=s.partitions, replication_factor=s.replication, config=s.config)
                 for s in todo
             ]
         )

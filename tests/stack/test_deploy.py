@@ -151,9 +151,7 @@ def test_removed_connector_is_pruned_only_with_prune_and_hand_made_never(
         "connection.url": "http://127.0.0.1:9200",
         "tasks.max": "1",
     }
-    requests.put(
-        f"{local_stack.connect_url}/connectors/made-by-hand/config", json=hand, timeout=30
-    ).raise_for_status()
+    requests.put(f"{local_stack.connect_url}/connectors/made-by-hand/config", json=hand, timeout=30).raise_for_status()
     try:
         (repo_copy / "connectors/alerts-search.yaml").unlink()
         code, plan = plan_json(repo_copy)
@@ -180,9 +178,7 @@ def _task_state(connect_url: str, name: str) -> str:
     return str(tasks[0]["state"]) if tasks else "NONE"
 
 
-def test_failing_task_is_reported_with_trace_and_restarted_alone(
-    local_stack: Endpoints, repo_copy: Path
-) -> None:
+def test_failing_task_is_reported_with_trace_and_restarted_alone(local_stack: Endpoints, repo_copy: Path) -> None:
     # The sink pointed at a closed port: its task fails as it starts (after briefly reporting RUNNING).
     edit(
         repo_copy / "connectors/alerts-postgres.yaml",
@@ -199,9 +195,7 @@ def test_failing_task_is_reported_with_trace_and_restarted_alone(
     failed = {c["name"]: c["failures"] for c in json.loads(status.stdout)["connectors"] if c["failures"]}
     assert set(failed) == {"alerts-postgres"} and "Caused by:" in failed["alerts-postgres"][0]
     others = {n: _task_state(local_stack.connect_url, n) for n in CONNECTORS - {"alerts-postgres"}}
-    restarted = json.loads(
-        fraudctl("restart-failed", "--env", "local", "--output", "json", home=repo_copy).stdout
-    )
+    restarted = json.loads(fraudctl("restart-failed", "--env", "local", "--output", "json", home=repo_copy).stdout)
     assert restarted["restarted"] == ["alerts-postgres (tasks [0])"]
     assert {n: _task_state(local_stack.connect_url, n) for n in others} == others
     result = apply()  # the repo's own config: the task comes back
@@ -243,9 +237,7 @@ def test_second_apply_is_refused_while_one_holds_the_lock(local_stack: Endpoints
     finally:
         store.close()
     assert res.returncode == 1
-    assert json.loads(res.stdout)["error"].startswith(
-        "another apply holds the lock on environment 'local': fraudctl"
-    )
+    assert json.loads(res.stdout)["error"].startswith("another apply holds the lock on environment 'local': fraudctl")
 
 
 def test_no_secret_in_plain_text_in_any_output(local_stack: Endpoints) -> None:

@@ -53,9 +53,7 @@ def test_second_up_changes_nothing(local_stack: Endpoints) -> None:
     assert {s["name"] for s in result["services"]} == SERVICES
     assert all(not s["started"] for s in result["services"]), result
     after = json.loads(fraudctl("local", "status", "--output", "json").stdout)
-    assert {s["name"]: s["pid"] for s in before["services"]} == {
-        s["name"]: s["pid"] for s in after["services"]
-    }
+    assert {s["name"]: s["pid"] for s in before["services"]} == {s["name"]: s["pid"] for s in after["services"]}
 
 
 def test_status_json_lists_every_service_up(local_stack: Endpoints) -> None:
@@ -98,9 +96,7 @@ def test_down_stops_everything_it_started_and_nothing_else(local_stack: Endpoint
         pytest.skip("FRAUD_KEEP_STACK=1: the stack is kept running")
     bystander = subprocess.Popen(["sleep", "300"])  # a process the stack did not start
     try:
-        pids = [
-            s["pid"] for s in json.loads(fraudctl("local", "status", "--output", "json").stdout)["services"]
-        ]
+        pids = [s["pid"] for s in json.loads(fraudctl("local", "status", "--output", "json").stdout)["services"]]
         res = fraudctl("local", "down", "--output", "json")
         assert res.returncode == 0, res.stderr
         assert set(json.loads(res.stdout)["stopped"]) == SERVICES

@@ -40,9 +40,7 @@ def test_every_scenario_passes_on_flink(local_stack: Endpoints) -> None:
     assert by_name["duplicate-delivery"]["rows_evaluated"] == 2  # both deliveries read, one alert
 
 
-def test_a_wrong_expectation_fails_with_missing_and_unexpected(
-    local_stack: Endpoints, tmp_path: Path
-) -> None:
+def test_a_wrong_expectation_fails_with_missing_and_unexpected(local_stack: Endpoints, tmp_path: Path) -> None:
     story = (ROOT / "tests/scenarios/high-value-threshold.yaml").read_text()
     # Claim the wrong payment: h1 (exactly at the threshold) instead of h2.
     (tmp_path / "wrong.yaml").write_text(story.replace("transaction_id: h2}", "transaction_id: h1}"))

@@ -58,15 +58,11 @@ def _consume(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -
 def test_kafka_idempotent_produce_consume_round_trip(local_stack: Endpoints) -> None:
     topic = f"t-roundtrip-{uuid.uuid4().hex[:8]}"
     _create_topic(local_stack.bootstrap, topic)
-    producer = Producer(
-        {"bootstrap.servers": local_stack.bootstrap, "acks": "all", "enable.idempotence": True}
-    )
+    producer = Producer({"bootstrap.servers": local_stack.bootstrap, "acks": "all", "enable.idempotence": True})
     sent = [(f"U{i % 5}", json.dumps({"transaction_id": f"t{i}", "amount": i + 0.5})) for i in range(50)]
     errors: list[str] = []
     for key, value in sent:
-        producer.produce(
-            topic, key=key, value=value, on_delivery=lambda e, m: errors.append(str(e)) if e else None
-        )
+        producer.produce(topic, key=key, value=value, on_delivery=lambda e, m: errors.append(str(e)) if e else None)
     assert producer.flush(30) == 0
     assert errors == []
     got = _consume(local_stack.bootstrap, topic, len(sent))
@@ -150,9 +146,7 @@ def test_flink_sql_job_reads_kafka_and_writes_aggregate(local_stack: Endpoints) 
     source, sink = f"t-flink-in-{suffix}", f"t-flink-out-{suffix}"
     _create_topic(local_stack.bootstrap, source)
     _create_topic(local_stack.bootstrap, sink)
-    producer = Producer(
-        {"bootstrap.servers": local_stack.bootstrap, "acks": "all", "enable.idempotence": True}
-    )
+    producer = Producer({"bootstrap.servers": local_stack.bootstrap, "acks": "all", "enable.idempotence": True})
     amounts = {"U1": [10.0, 20.0, 30.0], "U2": [5.0]}
     for user, values in amounts.items():
         for i, amount in enumerate(values):
@@ -173,9 +167,7 @@ def test_flink_sql_job_reads_kafka_and_writes_aggregate(local_stack: Endpoints) 
             f"('connector' = 'upsert-kafka', 'topic' = '{sink}', {kafka}, 'key.format' = 'raw', "
             "'value.format' = 'json')"
         )
-        job = session.execute(
-            "INSERT INTO agg SELECT user_id, COUNT(*), SUM(amount) FROM src GROUP BY user_id"
-        )
+        job = session.execute("INSERT INTO agg SELECT user_id, COUNT(*), SUM(amount) FROM src GROUP BY user_id")
         assert job.job_id, job
         try:
             expected = {

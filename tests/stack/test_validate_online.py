@@ -31,9 +31,7 @@ def test_rendered_oss_configs_are_accepted_by_connect(local_stack: Endpoints) ->
 def test_connect_errors_point_at_the_intent_line(local_stack: Endpoints, tmp_path: Path) -> None:
     # A value only Connect's own ConfigDef rejects (the offline key table checks the type only).
     root = copy_repo(tmp_path)
-    line = edit(
-        root / "connectors/alerts-search.yaml", "errors:", "overrides:\n  oss:\n    max.retries: -1\nerrors:"
-    )
+    line = edit(root / "connectors/alerts-search.yaml", "errors:", "overrides:\n  oss:\n    max.retries: -1\nerrors:")
     report = validate(root, ["local"])
     assert report.ok, [p.text() for p in report.problems]
     problems = validate_online(root, "local", report.rendered["local"])

@@ -19,9 +19,7 @@ def test_unchanged_objects_are_noops_and_changes_are_key_by_key() -> None:
 
 
 def test_a_key_added_by_hand_is_drift_back_to_the_repo() -> None:
-    assert field_changes({"x": "1"}, {"x": "1", "extra": "by-hand"}) == (
-        FieldChange("extra", "by-hand", None),
-    )
+    assert field_changes({"x": "1"}, {"x": "1", "extra": "by-hand"}) == (FieldChange("extra", "by-hand", None),)
 
 
 def test_only_managed_objects_are_ever_deleted_and_only_with_prune() -> None:

@@ -27,9 +27,7 @@ def _svc(name: str, *after: str) -> Service:
 
 
 def test_waves_respect_dependencies() -> None:
-    waves = _waves(
-        [_svc("gateway", "tm"), _svc("kafka"), _svc("connect", "kafka"), _svc("tm", "jm"), _svc("jm")]
-    )
+    waves = _waves([_svc("gateway", "tm"), _svc("kafka"), _svc("connect", "kafka"), _svc("tm", "jm"), _svc("jm")])
     assert [[s.name for s in w] for w in waves] == [["kafka", "jm"], ["connect", "tm"], ["gateway"]]
 
 
@@ -80,19 +78,14 @@ def test_spawn_and_stop_the_whole_process_group(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
     # A parent that starts a child: stop must end both.
-    spec = ProcessSpec(
-        "demo", ["bash", "-c", "sleep 300 & echo child $! ; wait"], tmp_path / "demo.log", tmp_path
-    )
+    spec = ProcessSpec("demo", ["bash", "-c", "sleep 300 & echo child $! ; wait"], tmp_path / "demo.log", tmp_path)
     pid = process.spawn(spec, run)
     assert process.running_pid(run, "demo") == pid
     time.sleep(0.3)
     child = int((tmp_path / "demo.log").read_text().rsplit("child ", 1)[1].split()[0])
     assert process.stop(run, "demo", timeout=5) is True
     assert process.running_pid(run, "demo") is None
-    assert (
-        not Path(f"/proc/{child}").exists()
-        or "Z" in Path(f"/proc/{child}/stat").read_text().split(")")[1][:3]
-    )
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split(")")[1][:3]
     assert process.stop(run, "demo") is False  # nothing left to stop
 
 

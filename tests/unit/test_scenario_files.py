@@ -14,8 +14,7 @@ from fraudctl.scenarios.model import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_TX = (
-    "{transaction_id: t1, user_id: U1, amount: 5.0, currency: GBP, location: London, "
-    'timestamp: "2024-11-16T14:00:00Z"}'
+    '{transaction_id: t1, user_id: U1, amount: 5.0, currency: GBP, location: London, timestamp: "2024-11-16T14:00:00Z"}'
 )
 
 
@@ -54,9 +53,7 @@ def test_every_shipped_scenario_loads() -> None:
         (GOOD_TX.replace("}", ", colour: red}"), "transactions[0].colour", "Extra inputs are not permitted"),
     ],
 )
-def test_transaction_contract_violations_name_the_line(
-    tmp_path: Path, tx: str, key: str, message: str
-) -> None:
+def test_transaction_contract_violations_name_the_line(tmp_path: Path, tx: str, key: str, message: str) -> None:
     path = _write(tmp_path, f"name: x\ntransactions:\n  - {GOOD_TX}\n  - {tx}\nexpect:\n  alerts: []\n")
     with pytest.raises(ScenarioError) as err:
         load_scenario(path, "s.yaml")

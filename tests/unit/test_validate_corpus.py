@@ -49,9 +49,7 @@ class Case:
 def _bad_yaml(root: Path) -> Problem:
     line = edit(root / "connectors/alerts-search.yaml", "topics: [fraud-alerts]", "topics: [fraud-alerts")
     # The parser notices on the next line, where the unclosed list meets the next key.
-    return Problem(
-        "connectors/alerts-search.yaml", line + 1, "", "invalid YAML: expected ',' or ']', but got ':'"
-    )
+    return Problem("connectors/alerts-search.yaml", line + 1, "", "invalid YAML: expected ',' or ']', but got ':'")
 
 
 def _unknown_key(root: Path) -> Problem:
@@ -158,8 +156,7 @@ def _unknown_kind(root: Path) -> Problem:
         "connectors/alerts-search.yaml",
         line,
         "kind",
-        "expected one of s3-archive, search-alerts, postgres-alerts, postgres-reference-source; "
-        "got 'kafka-to-mars'",
+        "expected one of s3-archive, search-alerts, postgres-alerts, postgres-reference-source; got 'kafka-to-mars'",
     )
 
 
@@ -224,9 +221,7 @@ def _bad_duration(root: Path) -> Problem:
 
 def _missing_engine_template(root: Path) -> Problem:
     (root / "templates/ksql/rules/new_device.sql.j2").unlink()
-    return Problem(
-        "detections/new_device.yaml", 1, "rule", "no ksql template: templates/ksql/rules/new_device.sql.j2"
-    )
+    return Problem("detections/new_device.yaml", 1, "rule", "no ksql template: templates/ksql/rules/new_device.sql.j2")
 
 
 def _unknown_class_key_in_override(root: Path) -> Problem:
@@ -264,9 +259,7 @@ def _duplicate_yaml_key(root: Path) -> Problem:
 
 
 def _undeclared_topic_override(root: Path) -> Problem:
-    line = edit(
-        root / "environments/prod.yaml", "transactions: {partitions: 24}", "transaction: {partitions: 24}"
-    )
+    line = edit(root / "environments/prod.yaml", "transactions: {partitions: 24}", "transaction: {partitions: 24}")
     return Problem(
         "environments/prod.yaml", line, "topics.overrides.transaction", "topic is not declared in topics.yaml"
     )

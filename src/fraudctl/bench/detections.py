@@ -45,9 +45,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 class _Job:
-    def __init__(
-        self, project: Project, env_name: str, env: dict[str, Any], kind: str, partitions: int
-    ) -> None:
+    def __init__(self, project: Project, env_name: str, env: dict[str, Any], kind: str, partitions: int) -> None:
         self.bootstrap = str(env["kafka"]["bootstrap_servers"])
         self.rest = str(env["flink"]["rest_url"]).rstrip("/")
         self.gateway = str(env["flink"]["sql_gateway_url"])
@@ -141,9 +139,7 @@ def _latency(job: _Job, rate: int, seconds: float, tail: float, rng: random.Rand
 
     reader = threading.Thread(target=consume, daemon=True)
     reader.start()
-    producer = Producer(
-        {"bootstrap.servers": job.bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5}
-    )
+    producer = Producer({"bootstrap.servers": job.bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5})
     t0 = time.monotonic()
     i = 0
     # After the measured window, ordinary traffic goes on for `tail` seconds: alerts wait for the
@@ -216,9 +212,7 @@ def _throughput(job: _Job, already: int, backlog: int, rng: random.Random) -> di
     }
 
 
-def run(
-    project: Project, env_name: str, rate: int, seconds: float, backlog: int, partitions: int
-) -> dict[str, Any]:
+def run(project: Project, env_name: str, rate: int, seconds: float, backlog: int, partitions: int) -> dict[str, Any]:
     env = project.environments[env_name].value
     rng = random.Random(11)
     lateness = (env.get("stream") or {}).get("allowed_lateness", "5s")

@@ -32,9 +32,7 @@ def apply(env_name: str, prune: bool, auto_approve: bool, timeout: float, output
                 plan = dep.plan(state, prune)
                 if output == "text":
                     print_plan(plan)
-                confirmed = auto_approve or (
-                    sys.stdin.isatty() and click.confirm("Apply these changes?", err=True)
-                )
+                confirmed = auto_approve or (sys.stdin.isatty() and click.confirm("Apply these changes?", err=True))
                 if plan.has_changes and not confirmed:
                     fail("not applied (confirm interactively, or pass --auto-approve)", output)
                 problems = dep.apply(state, plan, progress, timeout)

@@ -62,9 +62,7 @@ def validate_bench(factor: int, rounds: int, output: str) -> None:
 )
 @click.option("--partitions", type=click.IntRange(1, 64), default=6, show_default=True)
 @output_option
-def detections_bench(
-    env_name: str, rate: int, seconds: float, backlog: int, partitions: int, output: str
-) -> None:
+def detections_bench(env_name: str, rate: int, seconds: float, backlog: int, partitions: int, output: str) -> None:
     """The Flink rules vs. a stateless filter job: produce-to-alert latency at a rate, and throughput."""
     from fraudctl.config.project import load_project
 

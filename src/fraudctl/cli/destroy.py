@@ -24,9 +24,7 @@ def destroy(env_name: str, auto_approve: bool, output: str) -> None:
                 plan = dep.plan(state, prune=True, destroy=True)
                 if output == "text":
                     print_plan(plan)
-                confirmed = auto_approve or (
-                    sys.stdin.isatty() and click.confirm(f"Destroy {env_name}?", err=True)
-                )
+                confirmed = auto_approve or (sys.stdin.isatty() and click.confirm(f"Destroy {env_name}?", err=True))
                 if plan.has_changes and not confirmed:
                     fail("not destroyed (confirm interactively, or pass --auto-approve)", output)
                 problems = dep.apply(state, plan, progress, timeout=60)

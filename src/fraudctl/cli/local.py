@@ -75,8 +75,7 @@ def up(output: str, timeout_scale: float) -> None:
     else:
         started = [r.name for r in results if r.started]
         err_console.print(
-            f"Local stack up in {seconds}s ({len(started)} started, "
-            f"{len(results) - len(started)} already running)"
+            f"Local stack up in {seconds}s ({len(started)} started, {len(results) - len(started)} already running)"
         )
 
 

@@ -13,6 +13,7 @@ from fraudctl.cli.bench import bench
 from fraudctl.cli.demo import demo
 from fraudctl.cli.destroy import destroy
 from fraudctl.cli.local import local
+from fraudctl.cli.model import model
 from fraudctl.cli.plan import plan
 from fraudctl.cli.render import render
 from fraudctl.cli.scenarios import scenarios
@@ -32,7 +33,7 @@ cli.add_command(render)
 cli.add_command(validate)
 cli.add_command(bench)
 cli.add_command(scenarios)
-for command in (plan, apply, status, restart_failed, destroy):
+for command in (plan, apply, status, restart_failed, destroy, model):
     cli.add_command(command)
 
 

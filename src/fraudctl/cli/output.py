@@ -59,6 +59,4 @@ class StackProgress:
         self.last[name] = (state, waited)
         colour = {"up": "green", "already up": "green", "stopped": "yellow"}.get(state, "cyan")
         suffix = f" after {waited:.1f}s" if waited else ""
-        err_console.print(
-            f"  [{colour}]{name:<18} {state}{suffix}[/{colour}]  [dim]{detail}[/dim]", markup=True
-        )
+        err_console.print(f"  [{colour}]{name:<18} {state}{suffix}[/{colour}]  [dim]{detail}[/dim]", markup=True)

@@ -61,9 +61,7 @@ def run(paths: tuple[Path, ...], engine: str, env_name: str, concurrency: int, o
     loaded: list[Scenario] = []
     for path in _collect(paths, root):
         try:
-            loaded.append(
-                load_scenario(path, str(path.relative_to(root)) if path.is_relative_to(root) else None)
-            )
+            loaded.append(load_scenario(path, str(path.relative_to(root)) if path.is_relative_to(root) else None))
         except ScenarioError as exc:
             fail(str(exc), output, errors=[p.to_json() for p in exc.problems])
     selected = [s for s in loaded if engine in s.engines]

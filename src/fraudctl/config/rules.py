@@ -19,11 +19,7 @@ class Param:
     def problem(self, value: Any) -> str | None:
         """Why `value` is not acceptable, or None."""
         if self.kind == "duration":
-            return (
-                None
-                if is_duration(value)
-                else f"expected a duration such as 30s, 10m, 2h or 7d, got {value!r}"
-            )
+            return None if is_duration(value) else f"expected a duration such as 30s, 10m, 2h or 7d, got {value!r}"
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"expected {'an integer' if self.kind == 'int' else 'a number'}, got {value!r}"
         if self.kind == "int" and not isinstance(value, int):

@@ -48,9 +48,7 @@ def _problems(doc: Located, err: ValidationError) -> list[Problem]:
         for name in err.instance:
             if name not in allowed:
                 hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
-                out.append(
-                    Problem(doc.file, doc.line((*path, name)), dotted((*path, name)), f"unknown key{hint}")
-                )
+                out.append(Problem(doc.file, doc.line((*path, name)), dotted((*path, name)), f"unknown key{hint}"))
         return out
     line = doc.line(path)
     if err.validator == "type":
@@ -73,8 +71,6 @@ def check(doc: Located, schema: Path) -> list[Problem]:
     if doc.value is None:
         return [Problem(doc.file, 1, "", "file is empty")]
     out: list[Problem] = []
-    for err in sorted(
-        _validator(schema).iter_errors(doc.value), key=lambda e: list(map(str, e.absolute_path))
-    ):
+    for err in sorted(_validator(schema).iter_errors(doc.value), key=lambda e: list(map(str, e.absolute_path))):
         out.extend(_problems(doc, err))
     return out

@@ -67,9 +67,7 @@ def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str,
         for key_node, value_node in node.value:
             key = str(loader.construct_object(key_node, deep=True))
             if key in out:
-                raise SourceError(
-                    Problem(file, key_node.start_mark.line + 1, dotted((*path, key)), "duplicate key")
-                )
+                raise SourceError(Problem(file, key_node.start_mark.line + 1, dotted((*path, key)), "duplicate key"))
             lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = _construct(value_node, (*path, key), lines, file, loader)
         return out

@@ -12,9 +12,7 @@ def field_changes(
 ) -> tuple[FieldChange, ...]:
     """Key-by-key differences. A key only the live object has is drift and is shown as removed."""
     keys = sorted((set(desired) | set(actual)) - ignore)
-    return tuple(
-        FieldChange(k, actual.get(k), desired.get(k)) for k in keys if desired.get(k) != actual.get(k)
-    )
+    return tuple(FieldChange(k, actual.get(k), desired.get(k)) for k in keys if desired.get(k) != actual.get(k))
 
 
 def compute(
@@ -45,7 +43,5 @@ def compute(
         if prune:
             changes.append(Change(kind, name, DELETE, field_changes({}, actual[name].spec, ignore)))
         else:
-            changes.append(
-                Change(kind, name, ORPHAN, note="no longer in the repo; deleted only with --prune")
-            )
+            changes.append(Change(kind, name, ORPHAN, note="no longer in the repo; deleted only with --prune"))
     return changes

@@ -47,9 +47,7 @@ def kafka_admin_config(env: dict[str, Any]) -> dict[str, str | int | float | boo
 
 def connect_client(env: dict[str, Any]) -> ConnectClient:
     auth = env["connect"].get("auth")
-    return ConnectClient(
-        str(env["connect"]["url"]), (auth["username"], resolve(auth["password"])) if auth else None
-    )
+    return ConnectClient(str(env["connect"]["url"]), (auth["username"], resolve(auth["password"])) if auth else None)
 
 
 @dataclass

@@ -23,9 +23,7 @@ def consumer_lag(env: dict[str, Any], groups: list[str]) -> dict[str, int | None
     """Total lag per group (None when the group has committed nothing yet)."""
     config = kafka_admin_config(env)
     admin = AdminClient(config)
-    probe = Consumer(
-        {**config, "group.id": f"fraudctl-status-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
-    )
+    probe = Consumer({**config, "group.id": f"fraudctl-status-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False})
     out: dict[str, int | None] = {}
     try:
         for group in groups:  # the client lists one group per request
@@ -69,10 +67,7 @@ def collect(dep: Deployment, state: StateStore) -> dict[str, Any]:
             {
                 "name": name,
                 "state": status["connector"]["state"],
-                "tasks": [
-                    {"id": t["id"], "state": t["state"], "worker": t.get("worker_id")}
-                    for t in status["tasks"]
-                ],
+                "tasks": [{"id": t["id"], "state": t["state"], "worker": t.get("worker_id")} for t in status["tasks"]],
                 "failures": failures(status),
                 "managed": name in connectors.rendered,
             }

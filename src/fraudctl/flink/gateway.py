@@ -50,9 +50,7 @@ class FlinkSession:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.http = requests.Session()
-        resp = self.http.post(
-            f"{self.url}/v1/sessions", json={"properties": properties or {}}, timeout=timeout
-        )
+        resp = self.http.post(f"{self.url}/v1/sessions", json={"properties": properties or {}}, timeout=timeout)
         if not resp.ok:
             raise GatewayError(f"opening a session at {self.url} failed: {_errors(resp)}")
         self.handle: str = resp.json()["sessionHandle"]
@@ -89,9 +87,7 @@ class FlinkSession:
             raise GatewayError(_errors(resp))
         return dict(resp.json())
 
-    def stream(
-        self, statement: str, poll: float = 0.2
-    ) -> Generator[tuple[list[str], str, list[Any]], None, None]:
+    def stream(self, statement: str, poll: float = 0.2) -> Generator[tuple[list[str], str, list[Any]], None, None]:
         """Runs a statement and yields (columns, row kind, fields) as rows arrive, until end of stream.
         The caller stops a streaming query by closing the generator (which cancels the operation)."""
         op = self.submit(statement)

@@ -63,9 +63,7 @@ def fetch_all(layout: Layout, report: Report) -> None:
     if _stamped(layout, "maven", digest):
         report("maven artifacts: up to date")
     else:
-        report(
-            "maven artifacts: resolving stack/pom.xml (Kafka, Connect, Debezium, Elasticsearch, Flink jars)"
-        )
+        report("maven artifacts: resolving stack/pom.xml (Kafka, Connect, Debezium, Elasticsearch, Flink jars)")
         shutil.rmtree(layout.kafka_lib, ignore_errors=True)
         _run(["mvn", "-B", "-q", "package"], repo / "stack", "Maven resolution of stack/pom.xml")
         _stamp(layout, "maven", digest)

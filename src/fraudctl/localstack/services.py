@@ -376,9 +376,7 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         ),
         check=health.http_ok(
             f"http://{HOST}:{search_port}/_cluster/health",
-            lambda r: (
-                None if r.json().get("status") in ("green", "yellow") else f"status {r.json().get('status')}"
-            ),
+            lambda r: None if r.json().get("status") in ("green", "yellow") else f"status {r.json().get('status')}",
         ),
         start_timeout=180,
         requires=(es_home,),

@@ -61,9 +61,7 @@ def _log_tail(path: Path, lines: int = 25) -> str:
         return "(no log yet)"
 
 
-def up(
-    env: Environment, layout: Layout, progress: Progress, timeout_scale: float = 1.0
-) -> list[ServiceStatus]:
+def up(env: Environment, layout: Layout, progress: Progress, timeout_scale: float = 1.0) -> list[ServiceStatus]:
     if not (layout.opt / ".installed").is_file():
         raise StackError("the stack's artifacts are not installed under .local/opt: run `make setup` first")
     services = _services(env, layout)
@@ -131,14 +129,11 @@ def _wait(
                 svc.after_start()
                 progress(svc.name, "up", waited, state.detail)
                 done.append(
-                    ServiceStatus(
-                        svc.name, "up", pid, svc.ports, state.detail, str(log), round(waited, 1), True
-                    )
+                    ServiceStatus(svc.name, "up", pid, svc.ports, state.detail, str(log), round(waited, 1), True)
                 )
             elif waited > svc.start_timeout * timeout_scale:
                 raise StackError(
-                    f"{svc.name}: not healthy after {waited:.0f}s ({state.detail}). "
-                    f"Log: {log}\n{_log_tail(log)}"
+                    f"{svc.name}: not healthy after {waited:.0f}s ({state.detail}). Log: {log}\n{_log_tail(log)}"
                 )
             else:
                 progress(svc.name, "starting", waited, state.detail)
@@ -180,7 +175,5 @@ def status(env: Environment, layout: Layout) -> list[ServiceStatus]:
             out.append(ServiceStatus(svc.name, "down", None, svc.ports, detail, log))
             continue
         state = svc.check()
-        out.append(
-            ServiceStatus(svc.name, "up" if state.ok else "unhealthy", pid, svc.ports, state.detail, log)
-        )
+        out.append(ServiceStatus(svc.name, "up" if state.ok else "unhealthy", pid, svc.ports, state.detail, log))
     return out

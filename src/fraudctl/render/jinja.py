@@ -113,9 +113,7 @@ def render(templates: Path, name: str, context: dict[str, Any]) -> str:
         raise RenderError(Problem(shown, exc.lineno, "", f"template syntax error: {exc.message}")) from exc
     except jinja2.UndefinedError as exc:
         file, line = _template_line(exc, templates)
-        variable = (
-            str(exc.message or "").replace("'", "").split(" is undefined")[0].split(" has no attribute ")
-        )
+        variable = str(exc.message or "").replace("'", "").split(" is undefined")[0].split(" has no attribute ")
         key = variable[-1].strip() if variable else ""
         raise RenderError(
             Problem(file or f"templates/{name}", line, key, f"undefined variable: {exc.message}")

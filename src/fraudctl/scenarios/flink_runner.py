@@ -48,12 +48,8 @@ class Outcome:
             "name": self.scenario.name,
             "file": self.scenario.path,
             "passed": self.passed,
-            "missing": [
-                dict(zip(("rule", "user_id", "transaction_id"), a, strict=True)) for a in self.missing
-            ],
-            "unexpected": [
-                dict(zip(("rule", "user_id", "transaction_id"), a, strict=True)) for a in self.unexpected
-            ],
+            "missing": [dict(zip(("rule", "user_id", "transaction_id"), a, strict=True)) for a in self.missing],
+            "unexpected": [dict(zip(("rule", "user_id", "transaction_id"), a, strict=True)) for a in self.unexpected],
             "late": self.late,
             "rows_evaluated": self.rows_evaluated,
             "error": self.error,
@@ -140,9 +136,7 @@ class FlinkScenarioRunner:
             run.outcome.error = str(exc)
 
     def _create_topics(self, names: list[str]) -> None:
-        futures = self.admin.create_topics(
-            [NewTopic(n, num_partitions=1, replication_factor=1) for n in names]
-        )
+        futures = self.admin.create_topics([NewTopic(n, num_partitions=1, replication_factor=1) for n in names])
         for future in futures.values():
             future.result(timeout=30)
 
@@ -206,9 +200,7 @@ class FlinkScenarioRunner:
         while pending:
             still = []
             for r in pending:
-                state = (
-                    requests.get(f"{self.rest_url}/jobs/{r.outcome.job_id}", timeout=10).json().get("state")
-                )
+                state = requests.get(f"{self.rest_url}/jobs/{r.outcome.job_id}", timeout=10).json().get("state")
                 if state == "FINISHED":
                     continue
                 if state in ("FAILED", "CANCELED"):

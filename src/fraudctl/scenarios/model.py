@@ -55,10 +55,7 @@ def transaction_problems(tx: Any, where: tuple[str, int | None], key: str) -> li
     try:
         Transaction.model_validate(tx)
     except ValidationError as exc:
-        return [
-            Problem(file, line, ".".join([key, *map(str, err["loc"])]), str(err["msg"]))
-            for err in exc.errors()
-        ]
+        return [Problem(file, line, ".".join([key, *map(str, err["loc"])]), str(err["msg"])) for err in exc.errors()]
     return []
 
 
@@ -72,9 +69,7 @@ def load_scenario(path: Path, display: str | None = None) -> Scenario:
     for key in value:
         if key not in TOP_KEYS:
             problems.append(
-                Problem(
-                    doc.file, doc.line((key,)), key, f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})"
-                )
+                Problem(doc.file, doc.line((key,)), key, f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})")
             )
     for key in ("name", "expect"):
         if key not in value:
@@ -87,9 +82,7 @@ def load_scenario(path: Path, display: str | None = None) -> Scenario:
             problems.append(Problem(doc.file, doc.line(("params", rule)), f"params.{rule}", "unknown rule"))
             continue
         for param, message in param_problems(rule, given or {}, require_all=False):
-            problems.append(
-                Problem(doc.file, doc.line(("params", rule, param)), f"params.{rule}.{param}", message)
-            )
+            problems.append(Problem(doc.file, doc.line(("params", rule, param)), f"params.{rule}.{param}", message))
     transactions = value.get("transactions") or []
     generated = (value.get("generate") or {}).get("clean")
     if generated is not None:

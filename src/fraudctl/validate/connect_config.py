@@ -103,8 +103,6 @@ def check(rendered: RenderedConnector, schemas: Path, profile: str) -> list[Prob
             continue
         if plaintext_secret(key, value):
             problems.append(
-                Problem(
-                    file, line, key, "plaintext secret: must be a ${env:NAME} or ${file:PATH:KEY} reference"
-                )
+                Problem(file, line, key, "plaintext secret: must be a ${env:NAME} or ${file:PATH:KEY} reference")
             )
     return problems

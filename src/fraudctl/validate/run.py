@@ -94,9 +94,7 @@ def _detections(project: Project, report: Report) -> None:
             continue
         if Path(doc.file).stem != rule:
             report.problems.append(
-                Problem(
-                    doc.file, doc.line(("rule",)), "rule", f"must equal the file name {Path(doc.file).stem!r}"
-                )
+                Problem(doc.file, doc.line(("rule",)), "rule", f"must equal the file name {Path(doc.file).stem!r}")
             )
         for other, seen in ((rule, seen_rules), (rule_id, seen_ids)):
             if other in seen:
@@ -151,16 +149,12 @@ def _connectors(project: Project, report: Report, topics: set[str]) -> None:
             continue
         if name in names:
             report.problems.append(
-                Problem(
-                    doc.file, doc.line(("name",)), "name", f"duplicate connector name (also in {names[name]})"
-                )
+                Problem(doc.file, doc.line(("name",)), "name", f"duplicate connector name (also in {names[name]})")
             )
         names[name] = doc.file
         if Path(doc.file).stem != name:
             report.problems.append(
-                Problem(
-                    doc.file, doc.line(("name",)), "name", f"must equal the file name {Path(doc.file).stem!r}"
-                )
+                Problem(doc.file, doc.line(("name",)), "name", f"must equal the file name {Path(doc.file).stem!r}")
             )
         for i, topic in enumerate(c.get("topics") or []):
             if topic not in topics:
@@ -275,9 +269,7 @@ def validate(root: Path, env_names: list[str] | None = None) -> Report:
         if name not in project.environments:
             known = ", ".join(project.environment_names()) or "none"
             report.problems.append(
-                Problem(
-                    f"environments/{name}.yaml", None, "", f"unknown environment {name!r} (known: {known})"
-                )
+                Problem(f"environments/{name}.yaml", None, "", f"unknown environment {name!r} (known: {known})")
             )
         elif structure_ok:
             report.checked["environments rendered"] += 1

@@ -17,9 +17,7 @@ class Provider(Protocol):
 
     def desired(self) -> dict[str, Resource]: ...
 
-    def actual(
-        self, desired: dict[str, Resource], records: dict[tuple[str, str], Record]
-    ) -> dict[str, Resource]: ...
+    def actual(self, desired: dict[str, Resource], records: dict[tuple[str, str], Record]) -> dict[str, Resource]: ...
 
     def plan(
         self, desired: dict[str, Resource], actual: dict[str, Resource], managed: set[str], prune: bool

@@ -48,9 +48,7 @@ class ConnectorProvider:
     def desired(self) -> dict[str, Resource]:
         return {name: Resource(self.kind, name, dict(c.config)) for name, c in self.rendered.items()}
 
-    def actual(
-        self, desired: dict[str, Resource], records: dict[tuple[str, str], Record]
-    ) -> dict[str, Resource]:
+    def actual(self, desired: dict[str, Resource], records: dict[tuple[str, str], Record]) -> dict[str, Resource]:
         return {
             name: Resource(self.kind, name, dict(info["info"]["config"]))
             for name, info in self.client.connectors().items()
@@ -107,9 +105,7 @@ class ConnectorProvider:
         healthy = [
             n
             for n in names
-            if n in self.written_at
-            and n not in pending
-            and not any(p.startswith(f"connector {n} ") for p in problems)
+            if n in self.written_at and n not in pending and not any(p.startswith(f"connector {n} ") for p in problems)
         ]
         if healthy:
             progress("connectors", "settling", f"checking again in {SETTLE_SECONDS:g} s")

@@ -46,9 +46,7 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
 class FlinkJobProvider:
     kind = "flink-job"
 
-    def __init__(
-        self, env_name: str, rest_url: str, gateway_url: str, sql: str, context: dict[str, Any]
-    ) -> None:
+    def __init__(self, env_name: str, rest_url: str, gateway_url: str, sql: str, context: dict[str, Any]) -> None:
         self.env_name = env_name
         self.rest = rest_url.rstrip("/")
         self.gateway = gateway_url
@@ -67,9 +65,7 @@ class FlinkJobProvider:
     def desired(self) -> dict[str, Resource]:
         return {JOB: Resource(self.kind, JOB, self.spec)}
 
-    def actual(
-        self, desired: dict[str, Resource], records: dict[tuple[str, str], Record]
-    ) -> dict[str, Resource]:
+    def actual(self, desired: dict[str, Resource], records: dict[tuple[str, str], Record]) -> dict[str, Resource]:
         jobs = requests.get(f"{self.rest}/jobs/overview", timeout=15).json().get("jobs", [])
         prefix = f"fraudctl:{self.env_name}:"
         out: dict[str, Resource] = {}
@@ -122,9 +118,7 @@ class FlinkJobProvider:
     def _submit(self, savepoint: str | None) -> str:
         props = {"table.local-time-zone": "UTC", "pipeline.name": self.job_name(self.sql_checksum)}
         if savepoint:
-            props.update(
-                {"execution.savepoint.path": savepoint, "execution.savepoint.ignore-unclaimed-state": "true"}
-            )
+            props.update({"execution.savepoint.path": savepoint, "execution.savepoint.ignore-unclaimed-state": "true"})
         # ${env:NAME} references (for example SASL passwords) are resolved only here, at submission.
         text = re.sub(r"\$\{env:[^}]+\}", lambda m: resolve(m.group(0)), self.sql)
         statements = [s.text for s in split(text)[0]]

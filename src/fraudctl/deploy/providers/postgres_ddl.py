@@ -23,13 +23,9 @@ class PostgresDdlProvider:
         self.writes = 0
 
     def desired(self) -> dict[str, Resource]:
-        return {
-            name: Resource(self.kind, name, {"checksum": checksum(text)}) for name, text in self.files.items()
-        }
+        return {name: Resource(self.kind, name, {"checksum": checksum(text)}) for name, text in self.files.items()}
 
-    def actual(
-        self, desired: dict[str, Resource], records: dict[tuple[str, str], Record]
-    ) -> dict[str, Resource]:
+    def actual(self, desired: dict[str, Resource], records: dict[tuple[str, str], Record]) -> dict[str, Resource]:
         # What was applied is what fraudctl recorded: PostgreSQL keeps no checksum of DDL.
         return {
             name: Resource(self.kind, name, {"checksum": r.spec.get("checksum")})

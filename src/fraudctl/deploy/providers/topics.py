@@ -33,18 +33,14 @@ def _flat(spec: dict[str, Any]) -> dict[str, Any]:
 class TopicProvider:
     kind = "topic"
 
-    def __init__(
-        self, admin_config: dict[str, str | int | float | bool], topics: dict[str, dict[str, Any]]
-    ) -> None:
+    def __init__(self, admin_config: dict[str, str | int | float | bool], topics: dict[str, dict[str, Any]]) -> None:
         self.admin = AdminClient(dict(admin_config))
         self.topics = topics
 
     def desired(self) -> dict[str, Resource]:
         return {name: Resource(self.kind, name, _flat(spec)) for name, spec in self.topics.items()}
 
-    def actual(
-        self, desired: dict[str, Resource], records: dict[tuple[str, str], Record]
-    ) -> dict[str, Resource]:
+    def actual(self, desired: dict[str, Resource], records: dict[tuple[str, str], Record]) -> dict[str, Resource]:
         wanted = set(desired) | {name for (kind, name) in records if kind == self.kind}
         metadata = self.admin.list_topics(timeout=15).topics
         present = sorted(n for n in wanted if n in metadata)
@@ -103,9 +99,7 @@ class TopicProvider:
                     for fut in self.admin.create_partitions([NewPartitions(change.name, f.after)]).values():
                         fut.result(timeout=30)
             entries = [
-                ConfigEntry(
-                    f.key.removeprefix("config."), str(f.after), incremental_operation=AlterConfigOpType.SET
-                )
+                ConfigEntry(f.key.removeprefix("config."), str(f.after), incremental_operation=AlterConfigOpType.SET)
                 for f in change.fields
                 if f.key.startswith("config.")
             ]

@@ -1,0 +1,1 @@
+"""Model lifecycle: labelled data, training, evaluation, versioned artifacts for the scoring service."""

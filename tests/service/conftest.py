@@ -32,11 +32,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(tmp: Path, token: str | None = None, max_batch: int = 50) -> tuple[subprocess.Popen[bytes], Service]:
+def start(
+    tmp: Path, token: str | None = None, max_batch: int = 50, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], Service]:
     link = tmp / "current"
     if not link.exists():
         link.symlink_to(SHIPPED)
-    port = free_port()
+    port = port or free_port()
     env = {**os.environ, "FRAUD_SCORING_TOKEN": token or ""}
     proc = subprocess.Popen(
         [

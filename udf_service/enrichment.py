@@ -1,0 +1,314 @@
+"""The HTTP enrichment step: rule hits in, scored alerts out.
+
+Reads the stream engine's detections, calls the scoring service in batches over one keep-alive
+HTTP session, and writes each record with its risk score to the alerts topic.
+
+Guarantees:
+- at least once: offsets are committed only after every output of the batch is acknowledged by
+  Kafka; with `exactly_once` the outputs and the offsets are one Kafka transaction;
+- nothing is dropped or defaulted: while the service is down or slow, the batch is retried with
+  back-off and consumption is paused (lag grows, then drains);
+- a record that cannot be parsed goes to the dead-letter topic with the error, source topic,
+  partition and offset in headers, and processing continues;
+- SIGTERM finishes the batch in hand, commits it, and exits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import requests
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from pydantic import ValidationError
+
+from fraudctl.contract import Transaction
+
+log = logging.getLogger("udf_service.enrichment")
+
+
+@dataclass(frozen=True)
+class EnrichmentConfig:
+    bootstrap: str
+    scoring_url: str
+    source_topic: str = "detections"
+    alerts_topic: str = "fraud-alerts"
+    dlq_topic: str = "dlq-enrichment"
+    group_id: str = "fraud-enrichment"
+    batch_size: int = 200
+    linger_ms: int = 50
+    exactly_once: bool = False
+    token: str | None = None
+    request_timeout: float = 10.0
+    backoff_initial: float = 0.2
+    backoff_max: float = 10.0
+    transactional_id: str = "fraud-enrichment-0"
+
+
+@dataclass
+class Stats:
+    consumed: int = 0
+    produced: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    batches: int = 0
+    service_calls: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+class ParseError(Exception):
+    pass
+
+
+def _rfc3339(value: str) -> str:
+    """The engine writes SQL timestamps (2024-11-16 14:00:00[.000]); the contract wants RFC 3339 UTC."""
+    text = value.replace(" ", "T")
+    parsed = datetime.fromisoformat(text.removesuffix("Z"))
+    return (
+        parsed.strftime("%Y-%m-%dT%H:%M:%S")
+        + (f".{parsed.microsecond // 1000:03d}" if parsed.microsecond else "")
+        + "Z"
+    )
+
+
+def to_request(detection: dict[str, Any]) -> dict[str, Any]:
+    """A detection record -> the scoring service's request item (transaction + context)."""
+    try:
+        tx = {
+            "transaction_id": str(detection["transaction_id"]),
+            "user_id": str(detection["user_id"]),
+            "amount": float(detection["amount"]),
+            "currency": str(detection["currency"]),
+            "timestamp": _rfc3339(str(detection["event_time"])),
+            "location": str(detection["location"]),
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParseError(f"not a detection record: {type(exc).__name__}: {exc}") from exc
+    try:
+        Transaction.model_validate(tx)  # the shared contract: a bad record is dead-lettered here, not sent
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ParseError(
+            f"violates the transaction contract: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+        ) from exc
+    return {
+        "transaction": tx,
+        "context": {"rules_fired": [str(detection.get("rule"))] if detection.get("rule") else []},
+    }
+
+
+class ServiceUnavailable(Exception):
+    pass
+
+
+class Enricher:
+    def __init__(self, config: EnrichmentConfig) -> None:
+        self.config = config
+        self.stats = Stats()
+        self.running = True
+        self.http = requests.Session()  # one keep-alive connection pool for every batch
+        if config.token:
+            self.http.headers["Authorization"] = f"Bearer {config.token}"
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": config.bootstrap,
+                "group.id": config.group_id,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                "max.poll.interval.ms": 300_000,
+            }
+        )
+        producer_conf: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": config.bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+        }
+        if config.exactly_once:
+            producer_conf["transactional.id"] = config.transactional_id
+        self.producer = Producer(producer_conf)
+        if config.exactly_once:
+            self.producer.init_transactions(30)
+
+    def stop(self, *_: object) -> None:
+        self.running = False
+
+    def run(self, max_seconds: float | None = None, idle_exit: float | None = None) -> Stats:
+        self.consumer.subscribe([self.config.source_topic])
+        deadline = time.monotonic() + max_seconds if max_seconds else None
+        last_data = time.monotonic()
+        try:
+            while self.running and (deadline is None or time.monotonic() < deadline):
+                batch = self._poll_batch()
+                if batch:
+                    last_data = time.monotonic()
+                    self._process(batch)
+                elif idle_exit is not None and time.monotonic() - last_data > idle_exit:
+                    break
+        finally:
+            self.consumer.close()  # after the last commit; leaves the group cleanly
+        return self.stats
+
+    def _poll_batch(self) -> list[Message]:
+        out: list[Message] = []
+        end = time.monotonic() + self.config.linger_ms / 1000
+        while len(out) < self.config.batch_size and self.running:
+            msg = self.consumer.poll(max(0.0, end - time.monotonic()) if out else 0.5)
+            if msg is None:
+                if out or time.monotonic() >= end:
+                    break
+                continue
+            error = msg.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    raise KafkaException(error)
+                continue
+            out.append(msg)
+        return out
+
+    def _process(self, batch: list[Message]) -> None:
+        self.stats.consumed += len(batch)
+        self.stats.batches += 1
+        good: list[tuple[Message, dict[str, Any], dict[str, Any]]] = []
+        poison: list[tuple[Message, str]] = []
+        for msg in batch:
+            try:
+                value = json.loads(msg.value() or b"")
+                if not isinstance(value, dict):
+                    raise ParseError("value is not a JSON object")
+                good.append((msg, value, to_request(value)))
+            except (ValueError, ParseError) as exc:
+                poison.append((msg, str(exc)))
+        scores = self._score_until_available([g[2] for g in good]) if good else []
+        if self.config.exactly_once:
+            self.producer.begin_transaction()
+        for msg, reason in poison:
+            self.producer.produce(
+                self.config.dlq_topic,
+                key=msg.key(),
+                value=msg.value(),
+                headers=[
+                    ("error", reason.encode()),
+                    ("source.topic", str(msg.topic()).encode()),
+                    ("source.partition", str(msg.partition()).encode()),
+                    ("source.offset", str(msg.offset()).encode()),
+                    ("stage", b"enrichment"),
+                ],
+            )
+            self.stats.dead_lettered += 1
+        for (msg, detection, _), score in zip(good, scores, strict=True):
+            alert = {
+                **detection,
+                "risk_score": score["risk_score"],
+                "model_version": score["model_version"],
+                "reasons": score["reasons"],
+            }
+            self.producer.produce(self.config.alerts_topic, key=msg.key(), value=json.dumps(alert).encode())
+            self.stats.produced += 1
+        offsets = self._next_offsets(batch)
+        if self.config.exactly_once:
+            self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
+            self.producer.commit_transaction(60)
+        else:
+            undelivered = self.producer.flush(60)
+            if undelivered:
+                raise KafkaException(f"{undelivered} output record(s) not acknowledged; not committing")
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+
+    @staticmethod
+    def _next_offsets(batch: list[Message]) -> list[TopicPartition]:
+        last: dict[tuple[str, int], int] = {}
+        for msg in batch:
+            key = (str(msg.topic()), int(msg.partition() or 0))
+            last[key] = max(last.get(key, -1), int(msg.offset() or 0))
+        return [TopicPartition(t, p, o + 1) for (t, p), o in sorted(last.items())]
+
+    def _score_until_available(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Calls the service until it answers; consumption is paused in the meantime."""
+        delay = self.config.backoff_initial
+        paused = False
+        try:
+            while True:
+                try:
+                    return self._score(items)
+                except ServiceUnavailable as exc:
+                    if not paused:
+                        self.consumer.pause(self.consumer.assignment())
+                        paused = True
+                    self.stats.retries += 1
+                    log.warning("scoring service unavailable (%s); retrying in %.1f s", exc, delay)
+                    end = time.monotonic() + delay
+                    while time.monotonic() < end:
+                        self.consumer.poll(0.1)  # paused: returns nothing, keeps the group membership alive
+                    delay = min(delay * 2, self.config.backoff_max)
+        finally:
+            if paused:
+                self.consumer.resume(self.consumer.assignment())
+
+    def _score(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.stats.service_calls += 1
+        try:
+            resp = self.http.post(
+                f"{self.config.scoring_url}/v1/score/batch",
+                json={"transactions": items},
+                timeout=self.config.request_timeout,
+            )
+        except requests.RequestException as exc:
+            raise ServiceUnavailable(type(exc).__name__) from exc
+        if resp.status_code in (429, 502, 503, 504) or resp.status_code >= 500:
+            raise ServiceUnavailable(f"HTTP {resp.status_code}")
+        if resp.status_code != 200:
+            # A 4xx for records that passed our own parsing is a contract mismatch: stop, do not drop.
+            raise RuntimeError(f"scoring service refused a batch: HTTP {resp.status_code}: {resp.text[:300]}")
+        results = resp.json()["results"]
+        if len(results) != len(items):
+            raise RuntimeError("scoring service answered a different number of results")
+        return list(results)
+
+
+def main() -> None:
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(
+        prog="python -m udf_service.enrichment",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--scoring-url", default="http://127.0.0.1:8000")
+    parser.add_argument("--source-topic", default="detections")
+    parser.add_argument("--alerts-topic", default="fraud-alerts")
+    parser.add_argument("--dlq-topic", default="dlq-enrichment")
+    parser.add_argument("--group-id", default="fraud-enrichment")
+    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--linger-ms", type=int, default=50)
+    parser.add_argument("--exactly-once", action="store_true")
+    parser.add_argument("--token-env", default="FRAUD_SCORING_TOKEN")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = EnrichmentConfig(
+        args.bootstrap,
+        args.scoring_url,
+        args.source_topic,
+        args.alerts_topic,
+        args.dlq_topic,
+        args.group_id,
+        args.batch_size,
+        args.linger_ms,
+        args.exactly_once,
+        os.environ.get(args.token_env) or None,
+    )
+    enricher = Enricher(config)
+    signal.signal(signal.SIGTERM, enricher.stop)  # finish the batch in hand, commit it, leave the group
+    stats = enricher.run()
+    log.info("stopped: %s", stats)
+
+
+if __name__ == "__main__":
+    main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from fraudctl.bench import deploy_cost, detections, validate_cost
+from fraudctl.bench import deploy_cost, detections, scoring, validate_cost
 from fraudctl.cli.output import emit_json, out_console, output_option
 from fraudctl.paths import repo_root
 
@@ -109,3 +109,34 @@ def deploy_bench(env_name: str, connectors: int, rounds: int, output: str) -> No
             f"no-change plan {s['plan']} s (x{r['plan']}), no-change apply {s['apply']} s "
             f"(x{r['apply']}), writes {m['writes_during_no_change_applies']}"
         )
+
+
+@bench.command("scoring")
+@click.option("--bootstrap", default="127.0.0.1:9092", show_default=True)
+@click.option("--rows", type=click.IntRange(100, 1_000_000), default=20_000, show_default=True)
+@click.option("--batch", type=click.IntRange(1, 1000), default=500, show_default=True)
+@click.option("--rate", type=click.IntRange(1, 10_000), default=200, show_default=True)
+@click.option("--seconds", type=click.FloatRange(1, 600), default=15, show_default=True)
+@click.option("--records", type=click.IntRange(100, 1_000_000), default=5_000, show_default=True)
+@output_option
+def scoring_bench(bootstrap: str, rows: int, batch: int, rate: int, seconds: float, records: int, output: str) -> None:
+    """Scoring service vs. in-process model; single-request latency; enrichment step vs. a naive loop."""
+    result = scoring.run(bootstrap, rows, batch, rate, seconds, records)
+    if output == "json":
+        emit_json(result)
+        return
+    b, s, e = result["batch_endpoint"], result["single_request"], result["enrichment"]
+    out_console.print(
+        f"batch endpoint: {b['http_rows_per_s']} rows/s over HTTP vs {b['in_process_rows_per_s']} "
+        f"in process (x{b['ratio_http_to_in_process']}), batches of {b['batch']}",
+        markup=False,
+    )
+    out_console.print(
+        f"single request at {s['rate_per_s']}/s: p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms ({s['requests']} requests)",
+        markup=False,
+    )
+    out_console.print(
+        f"enrichment: {e['step_records_per_s']} records/s vs naive per-record loop "
+        f"{e['naive_records_per_s']} (x{e['ratio_step_to_naive']})",
+        markup=False,
+    )

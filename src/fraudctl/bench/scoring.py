@@ -1,0 +1,267 @@
+"""`fraudctl bench scoring`: the scoring path, each figure against a baseline run in the same script.
+
+1. Batch endpoint rows/s vs. the same model predicting the same rows in this process (the ratio is
+   the cost of HTTP, JSON and validation).
+2. Single-request latency p50/p99 at a fixed request rate (one keep-alive connection).
+3. The enrichment step's records/s vs. a naive loop that sends one HTTP request per record (what
+   the source article's `enrichWithRiskScore(tx)` pseudocode does), over the same records on Kafka."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from fraudctl.contract import Transaction
+from fraudctl.model.synth import generate
+from udf_service import features
+from udf_service.enrichment import Enricher, EnrichmentConfig
+from udf_service.model import load
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _items(n: int) -> list[dict[str, Any]]:
+    rows = generate(n, seed=3)
+    out = []
+    for r in rows:
+        tx = {
+            k: r[k]
+            for k in (
+                "transaction_id",
+                "user_id",
+                "amount",
+                "currency",
+                "timestamp",
+                "location",
+                "lat",
+                "lon",
+                "merchant_category",
+                "device_id",
+                "channel",
+            )
+        }
+        ctx = {
+            "rules_fired": [x for x in str(r["rules_fired"]).split("|") if x],
+            "txn_count_1h": r["txn_count_1h"],
+            "amount_sum_1h": r["amount_sum_1h"],
+            "user_avg_amount": r["user_avg_amount"],
+            "home_lat": r["home_lat"],
+            "home_lon": r["home_lon"],
+        }
+        out.append({"transaction": tx, "context": ctx})
+    return out
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _start_service(port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "udf_service",
+            "--port",
+            str(port),
+            "--max-batch",
+            "1000",
+            "--max-body-bytes",
+            "5000000",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).ok:
+                return proc
+        except requests.RequestException:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("scoring service did not start")
+
+
+def batch_vs_in_process(url: str, rows: int, batch: int) -> dict[str, Any]:
+    items = _items(rows)
+    model = load(ROOT / "udf_service" / "models" / "current")
+    session = requests.Session()
+    t0 = time.perf_counter()
+    for i in range(0, rows, batch):
+        session.post(
+            f"{url}/v1/score/batch", json={"transactions": items[i : i + batch]}, timeout=60
+        ).raise_for_status()
+    http_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(0, rows, batch):
+        chunk = items[i : i + batch]
+        vectors = [
+            features.compute(
+                Transaction.model_validate(c["transaction"]), features.DetectionContext.model_validate(c["context"])
+            )
+            for c in chunk
+        ]
+        model.scores(np.asarray(vectors, dtype=np.float32))
+    local_s = time.perf_counter() - t0
+    return {
+        "rows": rows,
+        "batch": batch,
+        "http_rows_per_s": round(rows / http_s),
+        "in_process_rows_per_s": round(rows / local_s),
+        "ratio_http_to_in_process": round((rows / http_s) / (rows / local_s), 2),
+    }
+
+
+def single_latency(url: str, rate: int, seconds: float) -> dict[str, Any]:
+    items = _items(200)
+    session = requests.Session()
+    latencies = []
+    t0 = time.monotonic()
+    n = 0
+    while time.monotonic() - t0 < seconds:
+        due = t0 + n / rate
+        if due > time.monotonic():
+            time.sleep(due - time.monotonic())
+        start = time.perf_counter()
+        session.post(f"{url}/v1/score", json=items[n % len(items)], timeout=10).raise_for_status()
+        latencies.append(1000 * (time.perf_counter() - start))
+        n += 1
+    return {
+        "rate_per_s": rate,
+        "requests": n,
+        "p50_ms": round(_pct(latencies, 0.5), 2),
+        "p99_ms": round(_pct(latencies, 0.99), 2),
+        "mean_ms": round(statistics.fmean(latencies), 2),
+    }
+
+
+def _detections(n: int) -> list[bytes]:
+    return [
+        json.dumps(
+            {
+                "alert_id": f"high_value:b{i}",
+                "rule": "high_value",
+                "rule_id": "FR-003",
+                "severity": "medium",
+                "user_id": f"U{i % 97}",
+                "transaction_id": f"b{i}",
+                "amount": 1500.0 + i % 100,
+                "currency": "EUR",
+                "location": "Paris",
+                "event_time": "2024-11-16 14:00:00",
+            }
+        ).encode()
+        for i in range(n)
+    ]
+
+
+def enrichment_vs_naive(bootstrap: str, url: str, records: int) -> dict[str, Any]:
+    suffix = uuid.uuid4().hex[:8]
+    topics = {k: f"bench-enrich-{suffix}-{k}" for k in ("in", "out", "dlq")}
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics(
+        [NewTopic(t, num_partitions=3, replication_factor=1) for t in topics.values()]
+    ).values():
+        f.result(timeout=30)
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 20})
+    for i, value in enumerate(_detections(records)):
+        producer.produce(topics["in"], key=f"U{i % 97}", value=value)
+    producer.flush(60)
+    try:
+        config = EnrichmentConfig(
+            bootstrap,
+            url,
+            topics["in"],
+            topics["out"],
+            topics["dlq"],
+            group_id=f"bench-{suffix}",
+            batch_size=500,
+            linger_ms=20,
+        )
+        t0 = time.perf_counter()
+        stats = Enricher(config).run(max_seconds=600, idle_exit=2)
+        step_s = time.perf_counter() - t0 - 2  # minus the idle wait that ends the run
+        naive = _naive(bootstrap, url, topics, suffix, records)
+        return {
+            "records": records,
+            "step_records_per_s": round(stats.produced / step_s),
+            "naive_records_per_s": round(naive),
+            "ratio_step_to_naive": round((stats.produced / step_s) / naive, 1),
+            "step_service_calls": stats.service_calls,
+        }
+    finally:
+        admin.delete_topics(list(topics.values()), operation_timeout=30)
+
+
+def _naive(bootstrap: str, url: str, topics: dict[str, str], suffix: str, records: int) -> float:
+    """One HTTP request (a new connection) per record, produce, commit per record."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"naive-{suffix}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    consumer.subscribe([topics["in"]])
+    done = 0
+    t0 = time.perf_counter()
+    while done < records:
+        msg = consumer.poll(1.0)
+        if msg is None or msg.error() or msg.value() is None:
+            continue
+        d = json.loads(msg.value() or b"{}")
+        item = {
+            "transaction": {
+                "transaction_id": d["transaction_id"],
+                "user_id": d["user_id"],
+                "amount": d["amount"],
+                "currency": d["currency"],
+                "timestamp": "2024-11-16T14:00:00Z",
+                "location": d["location"],
+            },
+            "context": {"rules_fired": [d["rule"]]},
+        }
+        score = requests.post(f"{url}/v1/score", json=item, timeout=10).json()
+        producer.produce(topics["out"], value=json.dumps({**d, **score}).encode())
+        producer.flush(10)
+        consumer.commit(message=msg, asynchronous=False)
+        done += 1
+    elapsed = time.perf_counter() - t0
+    consumer.close()
+    return done / elapsed
+
+
+def run(bootstrap: str, rows: int, batch: int, rate: int, seconds: float, records: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory():
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        proc = _start_service(port)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            return {
+                "batch_endpoint": batch_vs_in_process(url, rows, batch),
+                "single_request": single_latency(url, rate, seconds),
+                "enrichment": enrichment_vs_naive(bootstrap, url, records),
+            }
+        finally:
+            proc.terminate()
+            proc.wait(10)

@@ -165,7 +165,10 @@ class Enricher:
                 continue
             error = msg.error()
             if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
+                if error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
+                    log.info("waiting for topic %s to exist (not deployed yet)", self.config.source_topic)
+                    time.sleep(1)
+                elif error.code() != KafkaError._PARTITION_EOF:
                     raise KafkaException(error)
                 continue
             out.append(msg)

@@ -28,6 +28,8 @@ SERVICES = {
     "flink-jobmanager",
     "flink-taskmanager",
     "flink-sql-gateway",
+    "scoring",
+    "enrichment",
 }
 
 

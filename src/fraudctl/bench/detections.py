@@ -146,8 +146,9 @@ def _latency(job: _Job, rate: int, seconds: float, tail: float, rng: random.Rand
     # watermark, which only newer events move, as in production where traffic never stops.
     while time.monotonic() - t0 < seconds + tail:
         due = t0 + i / rate
-        if due > time.monotonic():
-            time.sleep(due - time.monotonic())
+        wait = due - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         trigger = i % 50 == 0 and time.monotonic() - t0 < seconds
         tx = _transaction(i, rng, trigger)
         producer.produce(job.topics["transactions"], key=tx["user_id"], value=json.dumps(tx))

@@ -134,8 +134,9 @@ def single_latency(url: str, rate: int, seconds: float) -> dict[str, Any]:
     n = 0
     while time.monotonic() - t0 < seconds:
         due = t0 + n / rate
-        if due > time.monotonic():
-            time.sleep(due - time.monotonic())
+        wait = due - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         start = time.perf_counter()
         session.post(f"{url}/v1/score", json=items[n % len(items)], timeout=10).raise_for_status()
         latencies.append(1000 * (time.perf_counter() - start))

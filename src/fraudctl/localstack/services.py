@@ -21,7 +21,7 @@ from fraudctl.config.environment import Environment
 from fraudctl.localstack import health
 from fraudctl.localstack.health import Check
 from fraudctl.localstack.layout import Layout
-from fraudctl.localstack.process import ProcessSpec
+from fraudctl.localstack.process import ProcessSpec, running_pid
 
 # PostgreSQL and Elasticsearch refuse to run as root; when fraudctl runs as root they run as this user.
 STACK_USER = "fraudstack"
@@ -488,4 +488,46 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         after=("flink-taskmanager",),
         requires=(flink_home,),
     )
-    return [kafka, postgres, search, s3, flink_jm, connect, flink_tm, flink_gw]
+    # --- Scoring service and the enrichment step (udf_service/) -----------------------------------
+    scoring_port = env.port_of("scoring.url")
+    model = layout.repo / "udf_service" / "models" / "current"
+    scoring = Service(
+        name="scoring",
+        ports=(scoring_port,),
+        spec=lambda: ProcessSpec(
+            "scoring",
+            [sys.executable, "-m", "udf_service", "--host", HOST, "--port", str(scoring_port), "--model", str(model)],
+            layout.logs / "scoring.log",
+            layout.root,
+        ),
+        check=health.http_ok(f"http://{HOST}:{scoring_port}/readyz"),
+        start_timeout=60,
+        requires=(model,),
+    )
+
+    def enrichment_running() -> health.Health:
+        pid = running_pid(layout.run, "enrichment")
+        return health.Health(pid is not None, f"consuming (pid {pid})" if pid else "not running")
+
+    enrichment = Service(
+        name="enrichment",
+        ports=(),
+        spec=lambda: ProcessSpec(
+            "enrichment",
+            [
+                sys.executable,
+                "-m",
+                "udf_service.enrichment",
+                "--bootstrap",
+                bootstrap,
+                "--scoring-url",
+                f"http://{HOST}:{scoring_port}",
+            ],
+            layout.logs / "enrichment.log",
+            layout.root,
+        ),
+        check=enrichment_running,
+        after=("kafka", "scoring"),
+        start_timeout=30,
+    )
+    return [kafka, postgres, search, s3, flink_jm, connect, flink_tm, flink_gw, scoring, enrichment]

@@ -41,3 +41,25 @@ def test_bench_detections_loses_no_alert(local_stack: Endpoints) -> None:
         latency, throughput = result[kind]["latency"], result[kind]["throughput"]
         assert latency["triggers"] > 0 and latency["alerts_seen"] == latency["triggers"], result[kind]
         assert throughput["evaluated"] == throughput["backlog"], result[kind]
+
+
+@pytest.mark.stack
+def test_bench_scoring_runs_all_three_comparisons(local_stack: Endpoints) -> None:
+    result = _bench(
+        "scoring",
+        "--rows",
+        "500",
+        "--batch",
+        "100",
+        "--rate",
+        "50",
+        "--seconds",
+        "2",
+        "--records",
+        "300",
+        "--bootstrap",
+        local_stack.bootstrap,
+    )
+    assert result["batch_endpoint"]["rows"] == 500 and result["batch_endpoint"]["http_rows_per_s"] > 0
+    assert result["single_request"]["requests"] >= 50
+    assert result["enrichment"]["records"] == 300 and result["enrichment"]["step_service_calls"] >= 1

@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from fraudctl.contract import Transaction
+from fraudctl.model.dataset import CONTEXT_FIELDS, TX_FIELDS
 from fraudctl.model.synth import generate
 from udf_service import features
 from udf_service.enrichment import Enricher, EnrichmentConfig
@@ -33,33 +34,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _items(n: int) -> list[dict[str, Any]]:
-    rows = generate(n, seed=3)
+    """Scoring requests from labelled synthetic rows: the contract's fields and the context's."""
     out = []
-    for r in rows:
-        tx = {
-            k: r[k]
-            for k in (
-                "transaction_id",
-                "user_id",
-                "amount",
-                "currency",
-                "timestamp",
-                "location",
-                "lat",
-                "lon",
-                "merchant_category",
-                "device_id",
-                "channel",
-            )
-        }
-        ctx = {
-            "rules_fired": [x for x in str(r["rules_fired"]).split("|") if x],
-            "txn_count_1h": r["txn_count_1h"],
-            "amount_sum_1h": r["amount_sum_1h"],
-            "user_avg_amount": r["user_avg_amount"],
-            "home_lat": r["home_lat"],
-            "home_lon": r["home_lon"],
-        }
+    for r in generate(n, seed=3):
+        tx = {k: r[k] for k in TX_FIELDS if k in r}
+        ctx = {k: r[k] for k in CONTEXT_FIELDS if k in r and r[k] not in ("", None)}
+        ctx["rules_fired"] = [x for x in str(r["rules_fired"]).split("|") if x]
         out.append({"transaction": tx, "context": ctx})
     return out
 

@@ -58,7 +58,7 @@ def _unknown_key(root: Path) -> Problem:
         "connectors/alerts-search.yaml",
         line + 1,
         "fromat",
-        "unknown key (allowed: description, enabled, errors, flush, format, key, kind, name, overrides, "
+        "unknown key (allowed: description, enabled, errors, fields, flush, format, key, kind, name, overrides, "
         "target, tasks, time_field, topics)",
     )
 

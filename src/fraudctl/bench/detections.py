@@ -29,7 +29,6 @@ from fraudctl.config.durations import duration_ms
 from fraudctl.config.project import Project
 from fraudctl.flink.gateway import FlinkSession
 from fraudctl.render.pipeline import render_sql, sql_context
-from fraudctl.validate.sql import split
 
 TRIGGER_AMOUNT = 5000.0
 TOPICS = ("transactions", "blacklist", "detections", "late-transactions")
@@ -60,14 +59,11 @@ class _Job:
         context = sql_context(project, env_name, run={"mode": "stream", "group": f"bench-{suffix}"})
         for name, topic in self.topics.items():
             context["topics"][name] = {**context["topics"][name], "name": topic}
-        statements = [s.text for s in split(render_sql(project, "flink", context))[0]]
-        ddl = [s for s in statements if not s.upper().startswith("INSERT")]
-        if kind == "rules":
-            inserts = [s for s in statements if s.upper().startswith("INSERT")]
-        else:
+        baseline: list[str] | None = None  # the rules job runs the rendered INSERTs themselves
+        if kind != "rules":
             high_value = next(r for r in context["rules"] if r["name"] == "high_value")
             at = "CAST(event_time AS TIMESTAMP(3))"
-            inserts = [
+            baseline = [
                 "INSERT INTO detections SELECT CONCAT('baseline:', transaction_id), 'baseline', 'FR-000', "
                 f"'low', user_id, transaction_id, amount, currency, location, {at}, {at}, {at}, '{{}}' "
                 f"FROM transactions WHERE amount > {high_value['params']['threshold']}"
@@ -76,10 +72,7 @@ class _Job:
             self.gateway,
             {"table.local-time-zone": "UTC", "parallelism.default": "1", "pipeline.name": f"bench {kind}"},
         )
-        for statement in ddl:
-            self.session.execute(statement)
-        result = self.session.execute("EXECUTE STATEMENT SET BEGIN\n" + ";\n".join(inserts) + ";\nEND")
-        self.job_id = str(result.job_id)
+        self.job_id = self.session.submit_pipeline(render_sql(project, "flink", context), baseline)
         deadline = time.monotonic() + 60
         while self._state() != "RUNNING" and time.monotonic() < deadline:
             time.sleep(0.5)

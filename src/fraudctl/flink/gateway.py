@@ -13,6 +13,8 @@ from typing import Any
 
 import requests
 
+from fraudctl.validate.sql import split
+
 
 class GatewayError(Exception):
     """A statement or request the gateway refused; the message carries Flink's own first error line."""
@@ -133,3 +135,18 @@ class FlinkSession:
         if columns == ["job id"] and rows:
             job_id = str(rows[0][0])
         return StatementResult(columns, rows, kinds, job_id)
+
+    def submit_pipeline(self, sql: str, replace_inserts: list[str] | None = None) -> str:
+        """Runs the SET, DDL and view statements of `sql` in order, then every INSERT together as one
+        statement set, i.e. one job, and returns its id. `replace_inserts` submits other INSERTs over
+        the same tables (a benchmark's baseline)."""
+        statements = [s.text for s in split(sql)[0]]
+        inserts = [s for s in statements if s.upper().startswith("INSERT")]
+        for statement in statements:
+            if not statement.upper().startswith("INSERT"):
+                self.execute(statement)
+        chosen = replace_inserts if replace_inserts is not None else inserts
+        result = self.execute("EXECUTE STATEMENT SET BEGIN\n" + ";\n".join(chosen) + ";\nEND")
+        if not result.job_id:
+            raise GatewayError(f"the statement set did not start a job: {result}")
+        return result.job_id

@@ -25,7 +25,6 @@ from fraudctl.config.project import Project
 from fraudctl.flink.gateway import FlinkSession, GatewayError
 from fraudctl.render.pipeline import render_sql, sql_context
 from fraudctl.scenarios.model import Alert, Scenario
-from fraudctl.validate.sql import split
 
 ENGINE_TOPICS = ("transactions", "blacklist", "detections", "late-transactions")
 Progress = Callable[[str, str], None]
@@ -174,9 +173,6 @@ class FlinkScenarioRunner:
         )
         for name, topic in run.topics.items():
             context["topics"][name] = {**context["topics"][name], "name": topic}
-        statements, _ = split(render_sql(self.project, "flink", context))
-        ddl = [s.text for s in statements if not s.text.upper().startswith("INSERT")]
-        inserts = [s.text for s in statements if s.text.upper().startswith("INSERT")]
         run.session = FlinkSession(
             self.gateway_url,
             {
@@ -186,13 +182,8 @@ class FlinkScenarioRunner:
                 "execution.runtime-mode": "streaming",
             },
         )
-        for statement in ddl:
-            run.session.execute(statement)
-        result = run.session.execute("EXECUTE STATEMENT SET BEGIN\n" + ";\n".join(inserts) + ";\nEND")
-        if not result.job_id:
-            raise RuntimeError(f"the statement set did not start a job: {result}")
-        run.outcome.job_id = result.job_id
-        self.progress(sc.name, f"job {result.job_id} submitted")
+        run.outcome.job_id = run.session.submit_pipeline(render_sql(self.project, "flink", context))
+        self.progress(sc.name, f"job {run.outcome.job_id} submitted")
 
     def _await_jobs(self, runs: list[_Run]) -> None:
         deadline = time.monotonic() + self.job_timeout

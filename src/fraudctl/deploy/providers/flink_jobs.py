@@ -21,7 +21,6 @@ from fraudctl.deploy.model import CREATE, DELETE, REPLACE, UPDATE, Change, Resou
 from fraudctl.deploy.providers import Progress
 from fraudctl.deploy.state import Record
 from fraudctl.flink.gateway import FlinkSession
-from fraudctl.validate.sql import split
 
 JOB = "detections"
 TERMINAL = {"FINISHED", "CANCELED", "FAILED"}
@@ -121,17 +120,10 @@ class FlinkJobProvider:
             props.update({"execution.savepoint.path": savepoint, "execution.savepoint.ignore-unclaimed-state": "true"})
         # ${env:NAME} references (for example SASL passwords) are resolved only here, at submission.
         text = re.sub(r"\$\{env:[^}]+\}", lambda m: resolve(m.group(0)), self.sql)
-        statements = [s.text for s in split(text)[0]]
-        inserts = [s for s in statements if s.upper().startswith("INSERT")]
         with FlinkSession(self.gateway, props) as session:
-            for statement in statements:
-                if not statement.upper().startswith("INSERT"):
-                    session.execute(statement)
-            result = session.execute("EXECUTE STATEMENT SET BEGIN\n" + ";\n".join(inserts) + ";\nEND")
+            job_id = session.submit_pipeline(text)
         self.writes += 1
-        if not result.job_id:
-            raise FlinkJobError(f"the statement set did not start a job: {result}")
-        return result.job_id
+        return job_id
 
     def _stop_with_savepoint(self, job_id: str) -> str:
         resp = requests.post(f"{self.rest}/jobs/{job_id}/stop", json={"drain": False}, timeout=30)

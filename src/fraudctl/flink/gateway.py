@@ -45,6 +45,15 @@ def _errors(resp: requests.Response) -> str:
     return "\n".join(dict.fromkeys(lines))[:2000] or f"HTTP {resp.status_code}"
 
 
+def job_root_cause(rest_url: str, job_id: str) -> str:
+    """The last `Caused by:` line of a failed job's exception (Flink REST), or its first line."""
+    data = requests.get(f"{rest_url.rstrip('/')}/jobs/{job_id}/exceptions", timeout=15).json()
+    entries = data.get("exceptionHistory", {}).get("entries") or [{}]
+    text = str(data.get("root-exception") or entries[0].get("stacktrace") or "")
+    causes = [line.strip() for line in text.splitlines() if line.strip().startswith("Caused by:")]
+    return (causes[-1] if causes else (text.splitlines() or ["no exception recorded"])[0])[:500]
+
+
 class FlinkSession:
     """One SQL Gateway session. Use as a context manager so the session is always closed."""
 

@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from fraudctl.config.project import Project
-from fraudctl.flink.gateway import FlinkSession, GatewayError
+from fraudctl.flink.gateway import FlinkSession, GatewayError, job_root_cause
 from fraudctl.render.pipeline import render_sql, sql_context
 from fraudctl.scenarios.model import Alert, Scenario
 
@@ -195,7 +195,7 @@ class FlinkScenarioRunner:
                 if state == "FINISHED":
                     continue
                 if state in ("FAILED", "CANCELED"):
-                    r.outcome.error = f"job {state}: {self._root_cause(str(r.outcome.job_id))}"
+                    r.outcome.error = f"job {state}: {job_root_cause(self.rest_url, str(r.outcome.job_id))}"
                 elif time.monotonic() > deadline:
                     r.outcome.error = f"job still {state} after {self.job_timeout:.0f}s"
                 else:
@@ -203,12 +203,6 @@ class FlinkScenarioRunner:
             pending = still
             if pending:
                 time.sleep(0.5)
-
-    def _root_cause(self, job_id: str) -> str:
-        data = requests.get(f"{self.rest_url}/jobs/{job_id}/exceptions", timeout=10).json()
-        text = str(data.get("root-exception") or data.get("exceptionHistory", {}).get("entries", [{}])[0])
-        causes = [line.strip() for line in text.splitlines() if line.strip().startswith("Caused by:")]
-        return (causes[-1] if causes else text.splitlines()[0] if text else "unknown")[:500]
 
     def _judge(self, run: _Run) -> None:
         sc = run.outcome.scenario

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ from fraudctl.config import schema_check
 from fraudctl.config.project import Project, load_project
 from fraudctl.config.rules import RULES, param_problems
 from fraudctl.config.secrets import plaintext_secret
-from fraudctl.config.source import Located, Problem
+from fraudctl.config.source import Problem
 from fraudctl.render.connectors import SINK_KINDS
 from fraudctl.render.pipeline import ENGINES, Rendered, render_environment
 from fraudctl.validate import connect_config, sql
@@ -276,7 +275,3 @@ def validate(root: Path, env_names: list[str] | None = None) -> Report:
             _render(project, report, name, topics)
     report.problems = _dedupe(report.problems)
     return report
-
-
-def dotted_env_line(doc: Located, key: str) -> int:
-    return doc.line(tuple(re.split(r"\.", key)))

@@ -20,7 +20,7 @@ from fraudctl.deploy import diff
 from fraudctl.deploy.model import CREATE, DELETE, REPLACE, UPDATE, Change, Resource, checksum
 from fraudctl.deploy.providers import Progress
 from fraudctl.deploy.state import Record
-from fraudctl.flink.gateway import FlinkSession
+from fraudctl.flink.gateway import FlinkSession, job_root_cause
 
 JOB = "detections"
 TERMINAL = {"FINISHED", "CANCELED", "FAILED"}
@@ -149,7 +149,7 @@ class FlinkJobProvider:
                 job = requests.get(f"{self.rest}/jobs/{jid}", timeout=15).json()
                 vertices = [v.get("status") for v in job.get("vertices", [])]
                 if job.get("state") in TERMINAL:
-                    problems.append(f"flink job {name} ({jid}) {job.get('state')}: {self.root_cause(jid)}")
+                    problems.append(f"flink job {name} ({jid}) {job.get('state')}: {job_root_cause(self.rest, jid)}")
                     del pending[name]
                 elif job.get("state") == "RUNNING" and vertices and all(v == "RUNNING" for v in vertices):
                     progress(f"flink {name}", "RUNNING", f"job {jid}, {len(vertices)} tasks")
@@ -160,9 +160,3 @@ class FlinkJobProvider:
                 time.sleep(1)
         problems += [f"flink job {n} not RUNNING before the timeout" for n in pending]
         return problems
-
-    def root_cause(self, job_id: str) -> str:
-        data = requests.get(f"{self.rest}/jobs/{job_id}/exceptions", timeout=15).json()
-        text = str(data.get("root-exception") or "")
-        causes = [line.strip() for line in text.splitlines() if line.strip().startswith("Caused by:")]
-        return (causes[-1] if causes else (text.splitlines() or ["no exception recorded"])[0])[:500]

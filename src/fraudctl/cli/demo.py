@@ -1,31 +1,47 @@
 """`fraudctl demo`: the main job on the embedded local stack.
 
-What it does today: brings the local stack up, applies the `local` environment (PostgreSQL
-tables, topics, the Flink detection job, the connectors), and shows their status. Traffic
-generation, scoring and the alert summary are not built yet; the demo says so instead of
-pretending."""
+Starts the local stack, applies the `local` environment (tables, topics, index template, the Flink
+detection job, the connectors), seeds blacklisted accounts in PostgreSQL, streams generated traffic
+with injected fraud, shows alerts as they arrive, and ends with a summary: what was sent and
+injected, what was caught and missed, false alerts, produce-to-alert latency, and what PostgreSQL,
+the search index and the S3 archive hold for the run.
+
+Exit codes: 0 every injected rule-based fraud was caught and every sink holds the whole run;
+1 an error, or a check that did not hold (the summary says which)."""
 
 from __future__ import annotations
 
+import sys
 import time
+from collections import deque
+from typing import Any
 
 import click
+from rich.live import Live
+from rich.table import Table
 
 from fraudctl.cli.deploy_common import deployment, progress
 from fraudctl.cli.output import StackProgress, emit_json, err_console, fail, out_console, output_option
 from fraudctl.config.environment import EnvironmentError_, load_environment
+from fraudctl.demo.outcome import SeenAlert
+from fraudctl.demo.run import DemoError, Observer, Run, RunOptions
 from fraudctl.deploy import status as live
+from fraudctl.generate.send import SendStats
 from fraudctl.localstack import stack
 from fraudctl.localstack.layout import Layout
 from fraudctl.localstack.services import StackError
 
-NOT_YET = ("scoring service and enrichment step", "traffic generator", "live alert table and summary")
+SHOWN = 12  # alerts kept in the live table
 
 
 @click.command("demo")
+@click.option("--rate", type=click.FloatRange(min=1), default=50, show_default=True, help="Transactions per second.")
+@click.option("--duration", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds of traffic.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same traffic (ids aside).")
+@click.option("--frauds-per-kind", type=click.IntRange(min=1), default=2, show_default=True)
 @output_option
-def demo(output: str) -> None:
-    """Start the local stack, apply the local environment, show what runs."""
+def demo(rate: float, duration: float, seed: int, frauds_per_kind: int, output: str) -> None:
+    """Run the whole pipeline on the local stack with generated traffic, and summarize it."""
     t0 = time.monotonic()
     try:
         stack.up(load_environment("local"), Layout.default(), StackProgress())
@@ -35,27 +51,109 @@ def demo(output: str) -> None:
         with state.lock():
             plan = dep.plan(state, prune=False)
             problems = dep.apply(state, plan, progress, timeout=300)
-        data = live.collect(dep, state)
-    connectors = {str(c["name"]): str(c["state"]) for c in data["connectors"]}
-    jobs = {str(j["name"]): str(j["state"]) for j in data["jobs"]}
-    summary: dict[str, object] = {
-        "ok": not problems and data["healthy"],
-        "seconds": round(time.monotonic() - t0, 1),
-        "applied": [c.to_json() for c in plan.writes],
-        "problems": problems,
-        "connectors": connectors,
-        "jobs": jobs,
-        "not_built_yet": list(NOT_YET),
-    }
+        health = live.collect(dep, state)
+        if problems or not health["healthy"]:
+            fail("the local environment is not healthy after apply", output, problems=problems)
+        display = _Display(output == "text" and sys.stdout.isatty())
+        run = Run(dep.project, "local", RunOptions(rate, duration, seed, frauds_per_kind), display.observer())
+        try:
+            with display:
+                summary = run.execute()
+        except DemoError as exc:
+            fail(str(exc), output)
+    summary["applied"] = [c.to_json() for c in plan.writes]
+    summary["seconds_total"] = round(time.monotonic() - t0, 1)
     if output == "json":
         emit_json(summary)
-        return
-    out_console.print(f"Applied {len(plan.writes)} change(s) in {summary['seconds']} s.", markup=False)
-    for name, state_ in connectors.items():
-        out_console.print(f"  connector {name:<30} {state_}", markup=False)
-    for name, state_ in jobs.items():
-        out_console.print(f"  flink job {name:<30} {state_}", markup=False)
-    for problem in problems:
-        err_console.print(problem, markup=False)
-    err_console.print("Not built yet, so not part of this demo: " + "; ".join(NOT_YET) + ".")
+    else:
+        _print_summary(summary)
+    sys.exit(0 if summary["ok"] else 1)
+
+
+class _Display:
+    """A live table of the latest alerts on a terminal; one line per alert otherwise (CI logs)."""
+
+    def __init__(self, live_table: bool) -> None:
+        self.live_table = live_table
+        self.rows: deque[tuple[str, ...]] = deque(maxlen=SHOWN)
+        self.status = "starting"
+        self.live: Live | None = None
+
+    def __enter__(self) -> _Display:
+        if self.live_table:
+            self.live = Live(self._render(), console=out_console, refresh_per_second=4)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+
+    def observer(self) -> Observer:
+        return Observer(on_step=self._step, on_alert=self._alert, on_tick=self._tick)
+
+    def _step(self, message: str) -> None:
+        err_console.print(message, markup=False)
+
+    def _alert(self, alert: SeenAlert, latency_ms: float | None) -> None:
+        row = (
+            time.strftime("%H:%M:%S"),
+            alert.rule,
+            alert.user_id,
+            alert.transaction_id,
+            f"{alert.risk_score:.2f}" if alert.risk_score is not None else "-",
+            f"{latency_ms / 1000:.1f} s" if latency_ms is not None else "-",
+        )
+        if self.live is not None:
+            self.rows.appendleft(row)
+            self.live.update(self._render())
+        else:
+            err_console.print("  alert  " + "  ".join(row), markup=False)
+
+    def _tick(self, stats: SendStats, alerts: int) -> None:
+        self.status = f"sent {stats.sent}/{stats.planned} transactions, {alerts} alert(s)"
+        if self.live is not None:
+            self.live.update(self._render())
+
+    def _render(self) -> Table:
+        table = Table(title=f"Latest alerts ({self.status})", title_justify="left")
+        for col in ("time", "rule", "user", "transaction", "risk", "latency"):
+            table.add_column(col)
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    p = out_console.print
+    p(f"\nDemo run {s['run_id']}: {s['transactions_sent']} transactions sent.", markup=False)
+    table = Table(title="Injected fraud", title_justify="left")
+    for col in ("kind", "injected", "caught", "missed"):
+        table.add_column(col, justify="left" if col == "kind" else "right")
+    for kind, n in s["injected"].items():
+        table.add_row(kind, str(n), str(s["caught"].get(kind, 0)), str(len(s["missed"].get(kind, []))))
+    p(table)
+    p("Alerts by rule: " + ", ".join(f"{r} {n}" for r, n in s["alerts_by_rule"].items()), markup=False)
+    p(
+        f"Rule-based frauds caught: {s['rule_based_caught']} of {s['rule_based_injected']}; "
+        f"false alerts: {s['false_alerts']}.",
+        markup=False,
+    )
+    lat = s["latency_ms"]
+    p(
+        f"Produce-to-alert latency over {lat['count']} alert(s): p50 {lat['p50']} ms, p99 {lat['p99']} ms.",
+        markup=False,
+    )
+    sinks = s["sinks"]
+    p(
+        f"Sinks: PostgreSQL {sinks['postgres']['records']} row(s) ({sinks['postgres']['distinct']} distinct alert_id), "
+        f"search index {sinks['search']['records']} document(s) ({sinks['search']['distinct']} distinct), "
+        f"S3 archive {sinks['s3']['records']} line(s) ({sinks['s3']['distinct']} distinct transactions).",
+        markup=False,
+    )
+    for name, c in sinks.items():
+        if c.get("error"):
+            p(f"  {name}: {c['error']}", markup=False)
+    p(s["model_only_note"] + ".", markup=False)
+    p(f"{'OK' if s['ok'] else 'NOT OK'}: demo finished in {s['seconds_total']} s.", markup=False)
     err_console.print("Stop the stack with `.venv/bin/fraudctl local down`.")

@@ -18,6 +18,7 @@ TOPICS = "topics.yaml"
 SCHEMAS = "schemas"
 TEMPLATES = "templates"
 POSTGRES = "postgres"
+SEARCH = "search"
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Project:
 
 
 # Everything `validate` and `render` read: enough to validate a copy of the repo elsewhere.
-DECLARATIONS = (ENVIRONMENTS, CONNECTORS, DETECTIONS, TOPICS, SCHEMAS, TEMPLATES, POSTGRES)
+DECLARATIONS = (ENVIRONMENTS, CONNECTORS, DETECTIONS, TOPICS, SCHEMAS, TEMPLATES, POSTGRES, SEARCH)
 
 
 def copy_declarations(src: Path, dest: Path) -> Path:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fraudctl.config.project import Project
+from fraudctl.config.project import SEARCH, Project
 from fraudctl.config.secrets import resolve
 from fraudctl.deploy.model import DELETE, KIND_ORDER, Change, Plan
 from fraudctl.deploy.providers import Progress, Provider
@@ -18,6 +18,7 @@ from fraudctl.deploy.providers.connect_rest import ConnectClient
 from fraudctl.deploy.providers.connectors import ConnectorProvider
 from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
 from fraudctl.deploy.providers.postgres_ddl import PostgresDdlProvider
+from fraudctl.deploy.providers.search_templates import SearchTemplateProvider
 from fraudctl.deploy.providers.topics import TopicProvider
 from fraudctl.deploy.state import StateStore, conninfo
 from fraudctl.render.pipeline import render_environment, render_sql, sql_context
@@ -50,6 +51,12 @@ def connect_client(env: dict[str, Any]) -> ConnectClient:
     return ConnectClient(str(env["connect"]["url"]), (auth["username"], resolve(auth["password"])) if auth else None)
 
 
+def search_endpoint(env: dict[str, Any]) -> tuple[str, tuple[str, str] | None]:
+    search = env["search"]
+    auth = (str(search["username"]), resolve(search["password"])) if "username" in search else None
+    return str(search["url"]), auth
+
+
 @dataclass
 class Deployment:
     """The providers of one environment, built from the rendered repo (no service called yet)."""
@@ -75,6 +82,7 @@ class Deployment:
         dep.providers = {
             "postgres-ddl": PostgresDdlProvider(project.root / "postgres", conninfo(env, "fraudctl ddl")),
             "topic": TopicProvider(kafka_admin_config(env), rendered.topics),
+            "search-template": SearchTemplateProvider(project.root / SEARCH, *search_endpoint(env)),
             "flink-job": FlinkJobProvider(
                 env_name,
                 str(env["flink"]["rest_url"]),

@@ -52,6 +52,7 @@ public class S3ArchiveSinkTask extends SinkTask {
   private ErrantRecordReporter reporter;
   private final Map<TopicPartition, Map<String, Batch>> buffers = new HashMap<>();
   private final Map<TopicPartition, Long> written = new HashMap<>();
+  private final Map<TopicPartition, Long> lastSeen = new HashMap<>();
   private long oldestBufferedAt = Long.MAX_VALUE;
 
   private static final class Batch {
@@ -103,9 +104,12 @@ public class S3ArchiveSinkTask extends SinkTask {
         line = value.toString();
       } catch (DataException e) {
         reject(r, e);
+        lastSeen.put(new TopicPartition(r.topic(), r.kafkaPartition()), r.kafkaOffset());
         continue;
       }
       TopicPartition tp = new TopicPartition(r.topic(), r.kafkaPartition());
+      // Every record put so far is buffered (or dead-lettered): a flush makes all of them safe.
+      lastSeen.put(tp, r.kafkaOffset());
       Batch batch = buffers.computeIfAbsent(tp, k -> new TreeMap<>())
           .computeIfAbsent(date, d -> new Batch(r.kafkaOffset()));
       batch.lines.append(line).append('\n');
@@ -144,8 +148,6 @@ public class S3ArchiveSinkTask extends SinkTask {
       oldestBufferedAt = Long.MAX_VALUE;
     }
   }
-
-  private final Map<TopicPartition, Long> lastSeen = new HashMap<>();
 
   private void flushAll() {
     for (TopicPartition tp : buffers.keySet().toArray(new TopicPartition[0])) {
@@ -188,7 +190,6 @@ public class S3ArchiveSinkTask extends SinkTask {
 
   @Override
   public Map<TopicPartition, OffsetAndMetadata> preCommit(Map<TopicPartition, OffsetAndMetadata> current) {
-    current.forEach((tp, om) -> lastSeen.put(tp, om.offset() - 1));
     flushAll();
     Map<TopicPartition, OffsetAndMetadata> safe = new HashMap<>();
     for (TopicPartition tp : current.keySet()) {

@@ -1,0 +1,206 @@
+"""One traffic run against a deployed environment: seed the reference data, stream generated
+traffic, watch the alerts arrive, then check what every sink holds for the run.
+
+The run is scoped by its run id (a prefix of every user and transaction id), so runs on a shared,
+long-lived stack never count each other's records."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from fraudctl.config.project import Project
+from fraudctl.demo import sinks
+from fraudctl.demo.outcome import SeenAlert, score
+from fraudctl.demo.watch import TopicWatcher
+from fraudctl.deploy.engine import kafka_admin_config
+from fraudctl.deploy.state import conninfo
+from fraudctl.generate.send import Sender, SendStats
+from fraudctl.generate.traffic import RULE_KINDS, RuleParams, Traffic, generate
+from fraudctl.render.context import env_view, rule_views
+
+TRANSACTIONS, ALERTS, BLACKLIST = "transactions", "fraud-alerts", "blacklist"
+
+
+class DemoError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    rate: float = 50.0
+    duration_s: float = 60.0
+    seed: int = 7
+    frauds_per_kind: int = 2
+    drain_s: float = 45.0  # after the last send: how long to wait for outstanding alerts
+    sinks_timeout_s: float = 90.0  # how long the sinks may take to hold the whole run
+
+
+@dataclass
+class Observer:
+    """What a display wants to hear about; every callback is optional."""
+
+    on_step: Callable[[str], None] = lambda _msg: None
+    on_alert: Callable[[SeenAlert, float | None], None] = lambda _a, _lat: None
+    on_tick: Callable[[SendStats, int], None] = lambda _s, _n: None
+
+
+@dataclass
+class _Intents:
+    pg_table: str
+    search_index: str
+    s3_prefix: str
+
+
+def _intents(project: Project) -> _Intents:
+    by_kind: dict[str, dict[str, Any]] = {}
+    for doc in project.connectors:
+        value = doc.value or {}
+        by_kind[str(value.get("kind"))] = value
+    try:
+        return _Intents(
+            by_kind["postgres-alerts"]["target"]["table"],
+            by_kind["search-alerts"]["target"]["index"],
+            by_kind["s3-archive"]["target"]["prefix"],
+        )
+    except KeyError as exc:
+        raise DemoError(f"the demo checks the alerts and archive sinks, but no connector declares {exc}") from exc
+
+
+@dataclass
+class Run:
+    project: Project
+    env_name: str
+    options: RunOptions
+    observer: Observer = field(default_factory=Observer)
+    run_id: str = field(default_factory=lambda: "demo" + datetime.now(UTC).strftime("%Y%m%dt%H%M%S"))
+
+    def execute(self) -> dict[str, Any]:
+        env = env_view(self.project, self.env_name)
+        params = RuleParams.from_rules(rule_views(self.project, env))
+        o = self.options
+        try:
+            traffic = generate(self.run_id, params, o.rate, o.duration_s, o.seed, o.frauds_per_kind)
+        except ValueError as exc:
+            raise DemoError(str(exc)) from exc
+        kafka = kafka_admin_config(env)
+        intents = _intents(self.project)
+        began = datetime.now(UTC)
+        self._seed_blacklist(env, kafka, traffic)
+        alerts_watch = TopicWatcher(kafka, ALERTS)
+        sender = Sender(traffic, kafka, TRANSACTIONS)
+        seen: list[SeenAlert] = []
+        self.observer.on_step(
+            f"streaming {len(traffic.planned)} transactions at {o.rate:g}/s for {o.duration_s:g} s "
+            f"(run {self.run_id}, seed {o.seed}, {len(traffic.injections)} injected frauds)"
+        )
+        sender.start()
+        try:
+            self._watch(traffic, sender, alerts_watch, seen)
+        finally:
+            sender.stop()
+            sender.join(10)
+            alerts_watch.close()
+        if sender.error is not None:
+            raise DemoError(f"sending traffic failed: {sender.error}")
+        summary = score(traffic, seen, sender.stats.sent_at)
+        summary["seconds_behind_schedule_max"] = round(sender.stats.behind_s, 2)
+        summary["sinks"] = self._sink_counts(env, intents, summary, began)
+        summary["ok"] = (
+            summary["rule_based_caught"] == summary["rule_based_injected"]
+            and all(not c.get("error") for c in summary["sinks"].values())
+            and summary["sinks"]["postgres"]["distinct"] == summary["alerts"]
+            and summary["sinks"]["search"]["distinct"] == summary["alerts"]
+            and summary["sinks"]["s3"]["distinct"] == summary["transactions_sent"]
+        )
+        return summary
+
+    def _seed_blacklist(self, env: dict[str, Any], kafka: dict[str, Any], traffic: Traffic) -> None:
+        """Inserts the run's blacklisted users in PostgreSQL and waits until the CDC source has
+        brought them to the blacklist topic (the detection joins on it as of each event time)."""
+        if not traffic.blacklist:
+            return
+        watch = TopicWatcher(kafka, BLACKLIST)
+        try:
+            with psycopg.connect(conninfo(env, "fraudctl demo")) as conn:
+                for user, reason in traffic.blacklist.items():
+                    conn.execute("INSERT INTO blacklist (user_id, reason) VALUES (%s, %s)", (user, reason))
+            self.observer.on_step(f"seeded {len(traffic.blacklist)} blacklisted account(s) in PostgreSQL")
+            waiting = set(traffic.blacklist)
+            deadline = time.monotonic() + 60
+            while waiting and time.monotonic() < deadline:
+                for key, _value in watch.poll(1.0):
+                    waiting.discard(key.decode() if key else "")
+            if waiting:
+                raise DemoError(
+                    f"{len(waiting)} blacklist row(s) did not reach the {BLACKLIST!r} topic within 60 s: "
+                    "is the blacklist-postgres-source connector RUNNING? (fraudctl status --env "
+                    f"{self.env_name})"
+                )
+            self.observer.on_step("the CDC source delivered them to the blacklist topic")
+        finally:
+            watch.close()
+
+    def _watch(self, traffic: Traffic, sender: Sender, watch: TopicWatcher, seen: list[SeenAlert]) -> None:
+        triggers = {i.trigger_id for i in traffic.injections if i.kind in RULE_KINDS}
+        prefix = traffic.run_id + "-"
+        done_sending_at: float | None = None
+        last_tick = 0.0
+        while True:
+            for _key, value in watch.poll(0.25):
+                if not value or not str(value.get("transaction_id", "")).startswith(prefix):
+                    continue
+                try:
+                    alert = SeenAlert.from_record(value, time.time())
+                except (KeyError, TypeError, ValueError):
+                    continue
+                seen.append(alert)
+                sent = sender.stats.sent_at.get(alert.transaction_id)
+                self.observer.on_alert(alert, (alert.received_at - sent) * 1000 if sent else None)
+                triggers.discard(alert.transaction_id)
+            now = time.monotonic()
+            if now - last_tick >= 0.5:
+                self.observer.on_tick(sender.stats, len(seen))
+                last_tick = now
+            if not sender.is_alive():
+                if done_sending_at is None:
+                    done_sending_at = now
+                    self.observer.on_step(f"all {sender.stats.sent} transactions sent; waiting for outstanding alerts")
+                # Keep listening a little after the last expected alert: late duplicates and
+                # alerts on other transactions of the injected stories still count.
+                if not triggers and now - done_sending_at >= 3:
+                    return
+                if now - done_sending_at >= self.options.drain_s:
+                    return
+
+    def _sink_counts(
+        self, env: dict[str, Any], intents: _Intents, summary: dict[str, Any], began: datetime
+    ) -> dict[str, dict[str, Any]]:
+        want_alerts, want_tx = summary["alerts"], summary["transactions_sent"]
+        self.observer.on_step(
+            f"checking the sinks: {want_alerts} alert(s) in PostgreSQL and the search index, "
+            f"{want_tx} transaction(s) in the S3 archive"
+        )
+        deadline = time.monotonic() + self.options.sinks_timeout_s
+        while True:
+            counts = {
+                "postgres": sinks.postgres_alerts(env, intents.pg_table, self.run_id),
+                "search": sinks.search_alerts(env, intents.search_index, self.run_id),
+                "s3": sinks.archived_transactions(
+                    env, intents.s3_prefix, TRANSACTIONS, self.run_id, began, datetime.now(UTC)
+                ),
+            }
+            complete = (
+                counts["postgres"].distinct >= want_alerts
+                and counts["search"].distinct >= want_alerts
+                and counts["s3"].distinct >= want_tx
+            )
+            if complete or time.monotonic() >= deadline:
+                return {name: c.to_json() for name, c in counts.items()}
+            self.observer.on_step("  sinks so far: " + ", ".join(f"{name} {c.distinct}" for name, c in counts.items()))
+            time.sleep(3)

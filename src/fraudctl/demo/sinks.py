@@ -1,0 +1,104 @@
+"""What the sinks hold for one run: rows in PostgreSQL, documents in the search index, archived
+transactions in S3. Each count also reports duplicates, since "exactly once" is the claim checked."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import psycopg
+import requests
+
+from fraudctl.config.secrets import resolve
+from fraudctl.deploy.engine import search_endpoint
+from fraudctl.deploy.state import conninfo
+
+
+@dataclass(frozen=True)
+class SinkCount:
+    sink: str
+    records: int  # rows / documents / archived lines for the run
+    distinct: int  # distinct ids among them (alert_id, or transaction_id for the archive)
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"records": self.records, "distinct": self.distinct}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def postgres_alerts(env: dict[str, Any], table: str, run_id: str) -> SinkCount:
+    try:
+        with psycopg.connect(conninfo(env, "fraudctl demo")) as conn:
+            row = conn.execute(
+                f"SELECT count(*), count(DISTINCT alert_id) FROM {table} WHERE transaction_id LIKE %s",  # noqa: S608
+                (run_id + "-%",),
+            ).fetchone()
+    except psycopg.Error as exc:
+        return SinkCount("postgres", 0, 0, f"{type(exc).__name__}: {exc}".strip())
+    assert row is not None
+    return SinkCount("postgres", int(row[0]), int(row[1]))
+
+
+def search_alerts(env: dict[str, Any], index: str, run_id: str) -> SinkCount:
+    url, auth = search_endpoint(env)
+    query = {"query": {"prefix": {"transaction_id": run_id + "-"}}, "size": 0, "track_total_hits": True}
+    query["aggs"] = {"ids": {"cardinality": {"field": "alert_id", "precision_threshold": 40000}}}
+    try:
+        requests.post(f"{url}/{index}/_refresh", auth=auth, timeout=30)
+        resp = requests.post(f"{url}/{index}/_search", json=query, auth=auth, timeout=30)
+    except requests.RequestException as exc:
+        return SinkCount("search", 0, 0, f"{type(exc).__name__}: {exc}")
+    if resp.status_code == 404:
+        return SinkCount("search", 0, 0)  # no alert indexed yet: the sink creates the index
+    if resp.status_code != 200:
+        return SinkCount("search", 0, 0, f"HTTP {resp.status_code}: {resp.text[:200]}")
+    body = resp.json()
+    return SinkCount("search", int(body["hits"]["total"]["value"]), int(body["aggregations"]["ids"]["value"]))
+
+
+def s3_client(env: dict[str, Any]) -> Any:
+    s3 = env["s3"]
+    kwargs: dict[str, Any] = {"region_name": s3.get("region", "us-east-1")}
+    if s3.get("endpoint"):
+        kwargs["endpoint_url"] = s3["endpoint"]
+    if s3.get("access_key_id"):
+        kwargs["aws_access_key_id"] = resolve(str(s3["access_key_id"]))
+        kwargs["aws_secret_access_key"] = resolve(str(s3["secret_access_key"]))
+    return boto3.client("s3", **kwargs)
+
+
+def archived_transactions(
+    env: dict[str, Any], prefix: str, topic: str, run_id: str, since: datetime, until: datetime
+) -> SinkCount:
+    """Reads the archive objects of the run's event dates written since the run began, and counts
+    the run's transactions in them (the archive is JSON lines, partitioned by event date)."""
+    bucket = str(env["s3"]["bucket"])
+    ids: Counter[str] = Counter()
+    try:
+        client = s3_client(env)
+        day = since.date()
+        while day <= until.date():
+            paginator = client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}{topic}/dt={day.isoformat()}/"):
+                for obj in page.get("Contents", []):
+                    if obj["LastModified"] < since - timedelta(minutes=1):
+                        continue  # an object of an earlier run
+                    body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
+                    for line in body.splitlines():
+                        tx_id = str(json.loads(line).get("transaction_id", ""))
+                        if tx_id.startswith(run_id + "-"):
+                            ids[tx_id] += 1
+            day += timedelta(days=1)
+    except Exception as exc:  # noqa: BLE001 - botocore raises many kinds; the summary shows which
+        return SinkCount("s3", sum(ids.values()), len(ids), f"{type(exc).__name__}: {exc}")
+    return SinkCount("s3", sum(ids.values()), len(ids))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -3,6 +3,7 @@ Pure functions over the run's plan and the alerts seen; no service is called her
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,7 @@ def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ranked = sorted(values)
-    rank = max(1, min(len(ranked), round(q / 100 * len(ranked) + 0.5)))
+    rank = max(1, min(len(ranked), math.ceil(q / 100 * len(ranked))))
     return ranked[rank - 1]
 
 

@@ -47,10 +47,16 @@ def postgres_alerts(env: dict[str, Any], table: str, run_id: str) -> SinkCount:
 
 def search_alerts(env: dict[str, Any], index: str, run_id: str) -> SinkCount:
     url, auth = search_endpoint(env)
-    query = {"query": {"prefix": {"transaction_id": run_id + "-"}}, "size": 0, "track_total_hits": True}
-    query["aggs"] = {"ids": {"cardinality": {"field": "alert_id", "precision_threshold": 40000}}}
     try:
         requests.post(f"{url}/{index}/_refresh", auth=auth, timeout=30)
+        tx_field = _exact_field(url, auth, index, "transaction_id")
+        id_field = _exact_field(url, auth, index, "alert_id")
+        query = {
+            "query": {"prefix": {tx_field: run_id + "-"}},
+            "size": 0,
+            "track_total_hits": True,
+            "aggs": {"ids": {"cardinality": {"field": id_field, "precision_threshold": 40000}}},
+        }
         resp = requests.post(f"{url}/{index}/_search", json=query, auth=auth, timeout=30)
     except requests.RequestException as exc:
         return SinkCount("search", 0, 0, f"{type(exc).__name__}: {exc}")
@@ -60,6 +66,19 @@ def search_alerts(env: dict[str, Any], index: str, run_id: str) -> SinkCount:
         return SinkCount("search", 0, 0, f"HTTP {resp.status_code}: {resp.text[:200]}")
     body = resp.json()
     return SinkCount("search", int(body["hits"]["total"]["value"]), int(body["aggregations"]["ids"]["value"]))
+
+
+def _exact_field(url: str, auth: tuple[str, str] | None, index: str, name: str) -> str:
+    """`name` when the index maps it as keyword (search/fraud-alerts.json); `name.keyword` when the
+    index was created before the template, with dynamic mappings (text plus a keyword sub-field)."""
+    resp = requests.get(f"{url}/{index}/_mapping/field/{name}", auth=auth, timeout=30)
+    if resp.status_code != 200:
+        return name
+    for mapping in resp.json().values():
+        spec = (mapping.get("mappings", {}).get(name) or {}).get("mapping", {}).get(name, {})
+        if spec.get("type") == "text" and "keyword" in (spec.get("fields") or {}):
+            return f"{name}.keyword"
+    return name
 
 
 def s3_client(env: dict[str, Any]) -> Any:

@@ -156,7 +156,7 @@ def _unknown_kind(root: Path) -> Problem:
         "connectors/alerts-search.yaml",
         line,
         "kind",
-        "expected one of s3-archive, search-alerts, postgres-alerts, postgres-reference-source; got 'kafka-to-mars'",
+        "expected one of s3-archive, search-alerts, postgres-upsert, postgres-reference-source; got 'kafka-to-mars'",
     )
 
 

@@ -25,13 +25,13 @@ import requests
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from fraudctl.render.pipeline import ENGINE_TOPICS
 from fraudctl.config.durations import duration_ms
 from fraudctl.config.project import Project
 from fraudctl.flink.gateway import FlinkSession
 from fraudctl.render.pipeline import render_sql, sql_context
 
 TRIGGER_AMOUNT = 5000.0
-TOPICS = ("transactions", "blacklist", "detections", "late-transactions")
 
 
 def _now_rfc3339() -> str:
@@ -50,7 +50,7 @@ class _Job:
         self.gateway = str(env["flink"]["sql_gateway_url"])
         self.kind = kind
         suffix = uuid.uuid4().hex[:8]
-        self.topics = {t: f"bench-{suffix}-{t}" for t in TOPICS}
+        self.topics = {t: f"bench-{suffix}-{t}" for t in ENGINE_TOPICS}
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         for f in admin.create_topics(
             [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in self.topics.values()]

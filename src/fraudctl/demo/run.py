@@ -64,7 +64,7 @@ def _intents(project: Project) -> _Intents:
         by_kind[str(value.get("kind"))] = value
     try:
         return _Intents(
-            by_kind["postgres-alerts"]["target"]["table"],
+            by_kind["postgres-upsert"]["target"]["table"],
             by_kind["search-alerts"]["target"]["index"],
             by_kind["s3-archive"]["target"]["prefix"],
         )

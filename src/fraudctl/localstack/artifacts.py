@@ -19,6 +19,14 @@ from fraudctl.localstack.layout import DEBEZIUM_VERSION, ELASTICSEARCH_VERSION, 
 
 Report = Callable[[str], None]
 
+# Jars added to the Flink distribution's lib/ (versions pinned in stack/pom.xml).
+FLINK_LIB_JARS = (
+    f"flink-sql-gateway-{FLINK_VERSION}.jar",
+    "flink-sql-connector-kafka-5.0.0-2.2.jar",
+    "flink-connector-jdbc-core-4.0.0-2.0.jar",
+    "flink-connector-jdbc-postgres-4.0.0-2.0.jar",
+    "postgresql-42.7.4.jar",
+)
 FLINK_WHEELS = (f"apache-flink=={FLINK_VERSION}", f"apache-flink-libraries=={FLINK_VERSION}")
 DEBEZIUM_PLUGINS = ("debezium-connector-postgres", "debezium-connector-jdbc")
 
@@ -147,7 +155,7 @@ def _install_flink(layout: Layout) -> None:
     for script in (home / "bin").glob("*.sh"):
         script.chmod(0o755)
     (home / "bin/flink").chmod(0o755)
-    for jar in (f"flink-sql-gateway-{FLINK_VERSION}.jar", "flink-sql-connector-kafka-5.0.0-2.2.jar"):
+    for jar in FLINK_LIB_JARS:
         src = layout.archives / jar
         if not src.is_file():
             raise ArtifactError(f"missing artifact {src} (run `make setup`)")

@@ -15,7 +15,7 @@ from fraudctl.config.source import Located, Problem
 from fraudctl.render import jinja
 from fraudctl.render.context import replication_of
 
-SINK_KINDS = frozenset({"s3-archive", "search-alerts", "postgres-alerts"})
+SINK_KINDS = frozenset({"s3-archive", "search-alerts", "postgres-upsert"})
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from fraudctl.validate import connect_config, sql
 KIND_TARGET_KEYS: dict[str, tuple[str, ...]] = {
     "s3-archive": (),
     "search-alerts": ("index",),
-    "postgres-alerts": ("table",),
+    "postgres-upsert": ("table",),
     "postgres-reference-source": ("table", "key_column"),
 }
-KIND_NEEDS_KEY = frozenset({"search-alerts", "postgres-alerts"})
+KIND_NEEDS_KEY = frozenset({"search-alerts", "postgres-upsert"})
 
 
 @dataclass

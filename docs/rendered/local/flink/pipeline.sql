@@ -247,3 +247,48 @@ FROM (
 WHERE t.uses = 1 AND t.amount >= 200;
 
 
+-- Per-user state for analysts' queries (`fraudctl query user-activity`): as of each user's latest
+-- transaction, the number and sum of their transactions in the hour and the day up to it, and
+-- where and on which device it was made. An upsert table keyed by user_id (latest event time wins:
+-- rows leave the OVER windows in event-time order); the user-profiles-postgres connector keeps the
+-- current row per user in PostgreSQL, where queries read it by key.
+CREATE TABLE IF NOT EXISTS user_profiles (
+  user_id STRING,
+  txn_count_1h BIGINT,
+  amount_1h DECIMAL(18, 2),
+  txn_count_24h BIGINT,
+  amount_24h DECIMAL(18, 2),
+  last_transaction_id STRING,
+  last_location STRING,
+  last_device_id STRING,
+  last_event_time TIMESTAMP(3),
+  PRIMARY KEY (user_id) NOT ENFORCED
+) WITH (
+  'connector' = 'upsert-kafka',
+  'topic' = 'user-profiles',
+  'properties.bootstrap.servers' = '127.0.0.1:9092',
+  'key.format' = 'raw',
+  'value.format' = 'json'
+);
+INSERT INTO user_profiles
+SELECT
+    user_id,
+    txn_count_1h,
+    amount_1h,
+    COUNT(*) OVER day_ AS txn_count_24h,
+    CAST(SUM(amount) OVER day_ AS DECIMAL(18, 2)) AS amount_24h,
+    transaction_id AS last_transaction_id,
+    location AS last_location,
+    device_id AS last_device_id,
+    CAST(event_time AS TIMESTAMP(3)) AS last_event_time
+FROM (
+    SELECT user_id, amount, transaction_id, location, device_id, event_time,
+        COUNT(*) OVER hour_ AS txn_count_1h,
+        CAST(SUM(amount) OVER hour_ AS DECIMAL(18, 2)) AS amount_1h
+    FROM transactions_unique
+    WINDOW hour_ AS (PARTITION BY user_id ORDER BY event_time
+                     RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW)
+)
+WINDOW day_ AS (PARTITION BY user_id ORDER BY event_time
+                RANGE BETWEEN INTERVAL '1' DAY PRECEDING AND CURRENT ROW);
+

@@ -20,13 +20,13 @@ from fraudctl.deploy import diff
 from fraudctl.deploy.model import CREATE, DELETE, REPLACE, UPDATE, Change, Resource, checksum
 from fraudctl.deploy.providers import Progress
 from fraudctl.deploy.state import Record
-from fraudctl.flink.gateway import FlinkSession, job_root_cause
+from fraudctl.flink.gateway import FlinkSession, GatewayError, job_root_cause
 
 JOB = "detections"
 TERMINAL = {"FINISHED", "CANCELED", "FAILED"}
 REPLACE_NOTE = (
     "stop with savepoint, resubmit restoring from it: reading resumes at the savepoint's "
-    "offsets; state of unchanged operators is kept"
+    "offsets; operators that still match keep their state, added ones start empty"
 )
 
 
@@ -117,11 +117,23 @@ class FlinkJobProvider:
     def _submit(self, savepoint: str | None) -> str:
         props = {"table.local-time-zone": "UTC", "pipeline.name": self.job_name(self.sql_checksum)}
         if savepoint:
-            props.update({"execution.savepoint.path": savepoint, "execution.savepoint.ignore-unclaimed-state": "true"})
+            # Flink 2 names. Skipping unclaimed state lets an added or removed statement restore: the
+            # operators that no longer exist drop their state, new ones start empty.
+            props.update(
+                {"execution.state-recovery.path": savepoint, "execution.state-recovery.ignore-unclaimed-state": "true"}
+            )
         # ${env:NAME} references (for example SASL passwords) are resolved only here, at submission.
         text = re.sub(r"\$\{env:[^}]+\}", lambda m: resolve(m.group(0)), self.sql)
-        with FlinkSession(self.gateway, props) as session:
-            job_id = session.submit_pipeline(text)
+        try:
+            with FlinkSession(self.gateway, props) as session:
+                job_id = session.submit_pipeline(text)
+        except GatewayError as exc:
+            if savepoint:
+                raise FlinkJobError(
+                    f"the new job did not start from savepoint {savepoint} (the old job is stopped; the next "
+                    f"apply starts it from the consumer group's committed offsets): {exc}"
+                ) from exc
+            raise
         self.writes += 1
         return job_id
 

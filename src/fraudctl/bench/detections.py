@@ -25,11 +25,10 @@ import requests
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from fraudctl.render.pipeline import ENGINE_TOPICS
 from fraudctl.config.durations import duration_ms
 from fraudctl.config.project import Project
 from fraudctl.flink.gateway import FlinkSession
-from fraudctl.render.pipeline import render_sql, sql_context
+from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
 
 TRIGGER_AMOUNT = 5000.0
 

@@ -15,6 +15,7 @@ from fraudctl.cli.destroy import destroy
 from fraudctl.cli.local import local
 from fraudctl.cli.model import model
 from fraudctl.cli.plan import plan
+from fraudctl.cli.query import query
 from fraudctl.cli.render import render
 from fraudctl.cli.scenarios import scenarios
 from fraudctl.cli.status import restart_failed, status
@@ -33,7 +34,7 @@ cli.add_command(render)
 cli.add_command(validate)
 cli.add_command(bench)
 cli.add_command(scenarios)
-for command in (plan, apply, status, restart_failed, destroy, model):
+for command in (plan, apply, status, restart_failed, destroy, model, query):
     cli.add_command(command)
 
 

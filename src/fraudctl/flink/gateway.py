@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,15 +98,29 @@ class FlinkSession:
             raise GatewayError(_errors(resp))
         return dict(resp.json())
 
-    def stream(self, statement: str, poll: float = 0.2) -> Generator[tuple[list[str], str, list[Any]], None, None]:
+    def stream(
+        self,
+        statement: str,
+        poll: float = 0.2,
+        deadline: float | None = None,
+        on_ready: Callable[[list[str]], None] | None = None,
+    ) -> Generator[tuple[list[str], str, list[Any]], None, None]:
         """Runs a statement and yields (columns, row kind, fields) as rows arrive, until end of stream.
-        The caller stops a streaming query by closing the generator (which cancels the operation)."""
+        The caller stops a streaming query by closing the generator (which cancels the operation).
+        Past `deadline` (time.monotonic()) it raises TimeoutError; `on_ready(columns)` is called once,
+        when the gateway first returns results (for a query: its job runs and rows can follow)."""
         op = self.submit(statement)
         token: int | str = 0
+        ready = False
         try:
             while True:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"no end of results within the time limit: {statement[:80]!r}")
                 page = self._fetch(op, token)
                 results = page.get("results") or {}
+                if not ready and page.get("resultType") in ("PAYLOAD", "EOS") and on_ready is not None:
+                    ready = True
+                    on_ready([c["name"] for c in results.get("columns", [])])
                 columns = [c["name"] for c in results.get("columns", [])]
                 for row in results.get("data", []):
                     yield columns, row.get("kind", "INSERT"), row.get("fields", [])

@@ -21,10 +21,9 @@ import requests
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from fraudctl.render.pipeline import ENGINE_TOPICS
 from fraudctl.config.project import Project
 from fraudctl.flink.gateway import FlinkSession, GatewayError, job_root_cause
-from fraudctl.render.pipeline import render_sql, sql_context
+from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
 from fraudctl.scenarios.model import Alert, Scenario
 
 Progress = Callable[[str, str], None]

@@ -252,3 +252,116 @@ PARTITION BY t.user_id
 EMIT CHANGES;
 
 
+
+-- Analysts' state (the query library in ksql/queries/, run by `fraudctl query`): tables that
+-- answer pull queries by key. ksqlDB has no per-row (OVER) windows, so a user's profile keeps their
+-- recent (time, amount) pairs and the pull query counts those in the hour and the day up to the
+-- latest transaction, the same figures the Flink job keeps.
+CREATE TABLE IF NOT EXISTS user_profiles WITH (KAFKA_TOPIC = 'fraud_user_profiles', VALUE_FORMAT = 'JSON') AS
+SELECT
+  user_key AS user_id,
+  COLLECT_LIST(STRUCT(t := ROWTIME, a := CAST(amount AS DOUBLE))) AS recent,
+  LATEST_BY_OFFSET(ROWTIME) AS last_ms,
+  LATEST_BY_OFFSET(transaction_id) AS last_transaction_id,
+  LATEST_BY_OFFSET(location) AS last_location,
+  LATEST_BY_OFFSET(device_id) AS last_device_id,
+  LATEST_BY_OFFSET(`timestamp`) AS last_event_time
+FROM transactions
+GROUP BY user_key
+EMIT CHANGES;
+
+-- Alerts as the enrichment step writes them (scored), keyed by user_id.
+CREATE STREAM IF NOT EXISTS fraud_alerts_stream (
+  user_key STRING KEY,
+  alert_id STRING,
+  rule STRING,
+  user_id STRING,
+  transaction_id STRING,
+  amount DOUBLE,
+  currency STRING,
+  location STRING,
+  event_time STRING,
+  risk_score DOUBLE
+) WITH (
+  KAFKA_TOPIC = 'fraud-alerts',
+  VALUE_FORMAT = 'JSON'
+);
+
+-- One row per alert (a re-delivered alert overwrites its row): pull queries filter it by user.
+CREATE TABLE IF NOT EXISTS alerts_by_id WITH (KAFKA_TOPIC = 'fraud_alerts_by_id', VALUE_FORMAT = 'JSON') AS
+SELECT
+  alert_id,
+  LATEST_BY_OFFSET(rule) AS rule,
+  LATEST_BY_OFFSET(user_id) AS user_id,
+  LATEST_BY_OFFSET(transaction_id) AS transaction_id,
+  LATEST_BY_OFFSET(amount) AS amount,
+  LATEST_BY_OFFSET(currency) AS currency,
+  LATEST_BY_OFFSET(location) AS location,
+  LATEST_BY_OFFSET(event_time) AS event_time,
+  LATEST_BY_OFFSET(risk_score) AS risk_score
+FROM fraud_alerts_stream
+GROUP BY alert_id
+EMIT CHANGES;
+
+-- Alert counts per user, by rule.
+CREATE TABLE IF NOT EXISTS user_alert_counts WITH (KAFKA_TOPIC = 'fraud_user_alert_counts', VALUE_FORMAT = 'JSON') AS
+SELECT
+  user_key AS user_id,
+  COUNT_DISTINCT(alert_id) AS alerts,
+  COUNT_DISTINCT(CASE WHEN rule = 'rapid_burst' THEN alert_id END) AS alerts_rapid_burst,
+  COUNT_DISTINCT(CASE WHEN rule = 'location_mismatch' THEN alert_id END) AS alerts_location_mismatch,
+  COUNT_DISTINCT(CASE WHEN rule = 'high_value' THEN alert_id END) AS alerts_high_value,
+  COUNT_DISTINCT(CASE WHEN rule = 'blacklisted_account' THEN alert_id END) AS alerts_blacklisted_account,
+  COUNT_DISTINCT(CASE WHEN rule = 'new_device' THEN alert_id END) AS alerts_new_device
+FROM fraud_alerts_stream
+GROUP BY user_key
+EMIT CHANGES;
+
+CREATE TABLE IF NOT EXISTS user_activity WITH (KAFKA_TOPIC = 'fraud_user_activity', VALUE_FORMAT = 'JSON') AS
+SELECT
+  p.user_id AS user_id,
+  ARRAY_LENGTH(FILTER(p.recent, r => r->t >= p.last_ms - 3600000)) AS txn_count_1h,
+  REDUCE(FILTER(p.recent, r => r->t >= p.last_ms - 3600000), 0.0, (s, r) => s + r->a) AS amount_1h,
+  ARRAY_LENGTH(FILTER(p.recent, r => r->t >= p.last_ms - 86400000)) AS txn_count_24h,
+  REDUCE(FILTER(p.recent, r => r->t >= p.last_ms - 86400000), 0.0, (s, r) => s + r->a) AS amount_24h,
+  p.last_transaction_id AS last_transaction_id,
+  p.last_location AS last_location,
+  p.last_device_id AS last_device_id,
+  p.last_event_time AS last_event_time,
+  COALESCE(a.alerts, CAST(0 AS BIGINT)) AS alerts,
+  COALESCE(a.alerts_rapid_burst, CAST(0 AS BIGINT)) AS alerts_rapid_burst,
+  COALESCE(a.alerts_location_mismatch, CAST(0 AS BIGINT)) AS alerts_location_mismatch,
+  COALESCE(a.alerts_high_value, CAST(0 AS BIGINT)) AS alerts_high_value,
+  COALESCE(a.alerts_blacklisted_account, CAST(0 AS BIGINT)) AS alerts_blacklisted_account,
+  COALESCE(a.alerts_new_device, CAST(0 AS BIGINT)) AS alerts_new_device
+FROM user_profiles p
+LEFT JOIN user_alert_counts a ON p.user_id = a.user_id
+EMIT CHANGES;
+
+-- Alerts per user in hourly windows (top-alerting-users sums the windows of its range).
+CREATE TABLE IF NOT EXISTS alerts_by_user_hourly WITH (KAFKA_TOPIC = 'fraud_alerts_by_user_hourly', VALUE_FORMAT = 'JSON') AS
+SELECT
+  user_key AS user_id,
+  COUNT_DISTINCT(alert_id) AS alerts,
+  COUNT_DISTINCT(rule) AS rules,
+  MAX(risk_score) AS max_risk_score
+FROM fraud_alerts_stream
+WINDOW TUMBLING (SIZE 1 HOUR, RETENTION 2 DAYS, GRACE PERIOD 5 SECONDS)
+GROUP BY user_key
+EMIT CHANGES;
+
+-- Blacklisted accounts' alerts per user, with the blacklist's current reason.
+CREATE TABLE IF NOT EXISTS blacklist_hits WITH (KAFKA_TOPIC = 'fraud_blacklist_hits', VALUE_FORMAT = 'JSON') AS
+SELECT
+  a.user_key AS user_id,
+  COUNT_DISTINCT(a.alert_id) AS hits,
+  MIN(a.event_time) AS first_hit,
+  MAX(a.event_time) AS last_hit,
+  MAX(a.ROWTIME) AS last_hit_ms,
+  LATEST_BY_OFFSET(b.reason) AS reason
+FROM fraud_alerts_stream a
+LEFT JOIN blacklist b ON a.user_key = b.user_id
+WHERE a.rule = 'blacklisted_account'
+GROUP BY a.user_key
+EMIT CHANGES;
+

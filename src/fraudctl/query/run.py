@@ -1,0 +1,184 @@
+"""Preparing and running one analysts' query on the environment's engine.
+
+`prepare` renders a library query (or takes `--sql`) for the engine and checks it is read-only;
+`execute` runs it and hands each row to a callback as it arrives:
+- Flink: through the SQL Gateway, in a session of its own with temporary tables over the
+  pipeline's PostgreSQL tables (JDBC, batch mode: the current value per key) and over the alerts
+  topic (Kafka, streaming, for push queries);
+- ksqlDB: pull and push queries through ksql-python-ng (`/query-stream`)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fraudctl.config.project import Project
+from fraudctl.config.secrets import resolve
+from fraudctl.flink.gateway import FlinkSession, GatewayError
+from fraudctl.query import guard
+from fraudctl.query.library import KSQL_DIR, Query, Sort
+from fraudctl.query.params import bind
+from fraudctl.render import jinja
+from fraudctl.render.pipeline import sql_context
+from fraudctl.validate.sql import split
+
+FLINK_TABLES = "flink/queries/_tables.sql.j2"
+_REFERENCE = re.compile(r"\$\{env:[^}]+\}")
+
+
+class QueryError(Exception):
+    """The engine refused or failed the query (message from the engine, secrets masked)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    name: str  # the library name, or "sql" for --sql
+    engine: str  # flink | ksqldb
+    sql: str
+    push: bool
+    sort: tuple[Sort, ...] = ()
+
+
+@dataclass
+class Callbacks:
+    on_ready: Callable[[list[str]], None] = lambda _cols: None
+    on_row: Callable[[list[str], list[Any]], None] = lambda _cols, _row: None
+
+
+def prepare(
+    project: Project,
+    env_name: str,
+    query: Query | None,
+    sql: str | None,
+    given: dict[str, str],
+    push: bool,
+    now: datetime,
+) -> Prepared:
+    context = sql_context(project, env_name)
+    engine = str(context["env"].get("engine", "flink"))
+    if query is not None:
+        context.update(bind(query, given, now))
+        if engine == "flink":
+            if query.flink is None:
+                raise QueryError(f"query {query.name} has no Flink text (templates/flink/queries/{query.name}.sql.j2)")
+            text = jinja.render(project.templates, query.flink, context)
+        else:
+            text = jinja.render(project.root / KSQL_DIR, query.path.name, context)
+        return Prepared(query.name, engine, guard.check(text), query.kind == "push", query.sort)
+    assert sql is not None
+    checked = guard.check(sql)
+    is_push = push or (engine == "ksqldb" and "EMIT CHANGES" in checked.upper())
+    return Prepared("sql", engine, checked, is_push)
+
+
+def execute(
+    project: Project, env_name: str, prepared: Prepared, limit: int | None, timeout: float | None, cb: Callbacks
+) -> int:
+    """Runs the query; returns the number of rows handed to `cb.on_row`. A pull query past its
+    timeout raises TimeoutError; a push query simply ends there (as it does at `limit`)."""
+    deadline = time.monotonic() + timeout if timeout else None
+    if prepared.engine == "flink":
+        return _flink(project, env_name, prepared, limit, deadline, cb)
+    return _ksqldb(project, env_name, prepared, limit, deadline, cb)
+
+
+def _flink(
+    project: Project, env_name: str, prepared: Prepared, limit: int | None, deadline: float | None, cb: Callbacks
+) -> int:
+    context = sql_context(project, env_name)
+    env = context["env"]
+    tables_text = jinja.render(project.templates, FLINK_TABLES, context)
+    secrets: list[str] = []
+
+    def _resolve(match: re.Match[str]) -> str:
+        value = resolve(match.group(0))
+        secrets.append(value)
+        return value
+
+    # References are resolved only for this session, and never appear in any message.
+    tables = [_REFERENCE.sub(_resolve, s.text) for s in split(tables_text)[0]]
+    props = {
+        "execution.runtime-mode": "streaming" if prepared.push else "batch",
+        "table.local-time-zone": "UTC",
+        "pipeline.name": f"fraudctl-query:{prepared.name}",
+    }
+    rows = 0
+    try:
+        with FlinkSession(str(env["flink"]["sql_gateway_url"]), props) as session:
+            for statement in tables:
+                session.execute(statement)
+            gen = session.stream(prepared.sql, deadline=deadline, on_ready=cb.on_ready)
+            try:
+                for columns, kind, fields in gen:
+                    if kind in ("UPDATE_BEFORE", "DELETE"):
+                        continue  # a changelog retraction: the next row carries the new value
+                    cb.on_row(columns, fields)
+                    rows += 1
+                    if limit is not None and rows >= limit:
+                        break
+            except TimeoutError:
+                if not prepared.push:
+                    raise
+            finally:
+                gen.close()
+    except GatewayError as exc:
+        raise QueryError(_masked(str(exc), secrets)) from exc
+    return rows
+
+
+def _ksqldb(
+    project: Project, env_name: str, prepared: Prepared, limit: int | None, deadline: float | None, cb: Callbacks
+) -> int:
+    from ksql import KSQLAPI  # type: ignore[attr-defined]  # ksql-python-ng: untyped re-export
+
+    env = sql_context(project, env_name)["env"]
+    url = str(env["ksqldb"]["url"])
+    client = KSQLAPI(url, timeout=30)
+    properties = {"ksql.streams.auto.offset.reset": "latest" if prepared.push else "earliest"}
+    rows = 0
+    columns: list[str] = []
+    try:
+        results = client.query(prepared.sql + ";", stream_properties=properties, use_http2=True)
+        for chunk in results:
+            text = chunk.decode() if isinstance(chunk, bytes) else str(chunk)
+            for line in filter(None, (part.strip().rstrip(",") for part in text.splitlines())):
+                item = json.loads(line)
+                if isinstance(item, dict):
+                    if "columnNames" in item:
+                        columns = [str(c).lower() for c in item["columnNames"]]
+                        cb.on_ready(columns)
+                    elif item.get("@type", "").endswith("error") or "error_code" in item:
+                        raise QueryError(str(item.get("message", item)))
+                    continue
+                cb.on_row(columns, list(item))
+                rows += 1
+                if (limit is not None and rows >= limit) or (deadline is not None and time.monotonic() > deadline):
+                    return rows
+    except QueryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - httpx and ksql-python raise many kinds; say which
+        raise QueryError(f"ksqlDB at {url}: {type(exc).__name__}: {exc}") from exc
+    return rows
+
+
+def _masked(text: str, secrets: list[str]) -> str:
+    for value in secrets:
+        if value:
+            text = text.replace(value, "********")
+    return text
+
+
+def apply_sort(rows: list[dict[str, Any]], sort: tuple[Sort, ...]) -> list[dict[str, Any]]:
+    """Orders rows the way the library declares, for engines whose pull queries cannot (ksqlDB).
+    Stable sorts, last key first; rows without a value go last whatever the direction."""
+    for key in reversed(sort):
+        column = key.column
+        present = [r for r in rows if r.get(column) is not None]
+        present.sort(key=lambda r: r[column], reverse=key.descending)
+        rows = present + [r for r in rows if r.get(column) is None]
+    return rows

@@ -22,6 +22,7 @@ from confluent_kafka.admin import AdminClient
 from fraudctl.config.project import load_project
 from fraudctl.demo import sinks
 from fraudctl.generate.traffic import RULE_KINDS
+from fraudctl.objectstore import s3_client
 from fraudctl.render.context import env_view
 from tests.conftest import Endpoints
 
@@ -64,7 +65,18 @@ def test_every_alert_is_in_postgres_and_the_index_once_and_every_transaction_arc
     assert s["sinks"]["postgres"] == {"records": s["alerts"], "distinct": s["alerts"]}
     assert s["sinks"]["search"] == {"records": s["alerts"], "distinct": s["alerts"]}
     assert s["sinks"]["s3"] == {"records": s["transactions_sent"], "distinct": s["transactions_sent"]}
+    assert s["sinks"]["compliance"] == {"records": s["alerts"], "distinct": s["alerts"]}
     assert s["ok"] is True
+
+
+def test_the_compliance_archive_has_its_retention_rule(local_stack: Endpoints) -> None:
+    project, _ = load_project(ROOT)
+    env = env_view(project, "local")
+    rules = s3_client(env).get_bucket_lifecycle_configuration(Bucket=env["s3"]["bucket"])["Rules"]
+    ours = [r for r in rules if r["ID"] == "fraudctl:suspicious-events-s3-archive"]
+    assert [(r["Filter"]["Prefix"], r["Expiration"]["Days"], r["Status"]) for r in ours] == [
+        ("compliance/suspicious-events/", 2555, "Enabled")
+    ]
 
 
 def _group_caught_up(bootstrap: str, group: str, topic: str) -> bool:

@@ -226,7 +226,7 @@ def test_killed_apply_converges_on_rerun(local_stack: Endpoints) -> None:
         kinds = {k for (k, _n) in store.records()}
     finally:
         store.close()
-    assert kinds == {"postgres-ddl", "topic", "search-template", "flink-job", "connector"}
+    assert kinds == {"postgres-ddl", "topic", "search-template", "s3-lifecycle", "flink-job", "connector"}
 
 
 def test_second_apply_is_refused_while_one_holds_the_lock(local_stack: Endpoints) -> None:

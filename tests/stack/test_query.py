@@ -20,6 +20,7 @@ import pytest
 from confluent_kafka import Producer
 
 from tests.conftest import Endpoints
+from tests.stack.clock import Clock, stamp
 
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,32 +31,6 @@ def fraudctl(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[st
     return subprocess.run(
         [sys.executable, "-m", "fraudctl", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
-
-
-def _ts(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Clock:
-    """Moves the engine's event-time watermark past what was sent: a payment of a new user each
-    second (a first, small payment trips no rule), stamped a little ahead of the wall clock."""
-
-    def __init__(self, producer: Producer, prefix: str) -> None:
-        self.producer, self.prefix, self.n = producer, prefix, 0
-
-    def tick(self) -> None:
-        self.n += 1
-        when = datetime.now(UTC) + timedelta(seconds=7)
-        tx = {
-            "transaction_id": f"{self.prefix}-clock-{self.n}",
-            "user_id": f"{self.prefix}-clock-{self.n}",
-            "amount": 1.0,
-            "currency": "EUR",
-            "timestamp": _ts(when),
-            "location": "Lisbon",
-        }
-        self.producer.produce("transactions", key=tx["user_id"], value=json.dumps(tx))
-        self.producer.flush(10)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +60,7 @@ def story(local_stack: Endpoints) -> dict[str, Any]:
             "user_id": user,
             "amount": amount,
             "currency": "EUR",
-            "timestamp": _ts(t0 + timedelta(seconds=dt)),
+            "timestamp": stamp(t0 + timedelta(seconds=dt)),
             "location": city,
             "device_id": device,
         }
@@ -108,9 +83,22 @@ def story(local_stack: Endpoints) -> dict[str, Any]:
 
 
 def _json(*args: str) -> dict[str, Any]:
+    """Runs a query in all three output formats; checks that CSV and the table show the rows the
+    JSON document holds, and returns that document."""
     res = fraudctl("query", "--env", "local", *args, "--output", "json")
     assert res.returncode == 0, res.stdout + res.stderr
     out: dict[str, Any] = json.loads(res.stdout)
+    res = fraudctl("query", "--env", "local", *args, "--output", "csv")
+    assert res.returncode == 0, res.stderr
+    reader = csv.reader(io.StringIO(res.stdout))
+    assert next(reader) == out["columns"]
+    as_text = [["" if row[c] is None else str(row[c]) for c in out["columns"]] for row in out["rows"]]
+    assert list(reader) == as_text
+    res = fraudctl("query", "--env", "local", *args, "--output", "table")
+    assert res.returncode == 0, res.stderr
+    assert f"({len(out['rows'])} row(s))" in res.stdout
+    for row in as_text:
+        assert row[0][:10] in res.stdout  # the first column, as far as a narrow cell shows it
     return out
 
 
@@ -136,15 +124,6 @@ def test_user_activity_returns_the_profile_and_alert_counts(story: dict[str, Any
     out = _json("user-activity", "--param", f"user_id={a}")
     assert out["columns"] == list(expected)
     assert [{k: (float(v) if k.startswith("amount") else v) for k, v in r.items()} for r in out["rows"]] == [expected]
-    # The same row as CSV and as a table.
-    res = fraudctl("query", "--env", "local", "user-activity", "--param", f"user_id={a}", "--output", "csv")
-    assert res.returncode == 0, res.stderr
-    parsed = list(csv.DictReader(io.StringIO(res.stdout)))
-    assert len(parsed) == 1 and parsed[0]["user_id"] == a and parsed[0]["txn_count_1h"] == "4"
-    assert float(parsed[0]["amount_24h"]) == 5060.0 and parsed[0]["alerts_high_value"] == "1"
-    res = fraudctl("query", "--env", "local", "user-activity", "--param", f"user_id={story['b']}", "--output", "table")
-    assert res.returncode == 0, res.stderr
-    assert "user-activity (1 row(s))" in res.stdout and story["b"] in res.stdout
 
 
 def test_alerts_for_user(story: dict[str, Any]) -> None:
@@ -225,7 +204,7 @@ def test_live_alerts_shows_a_new_alert_within_seconds_and_stops_at_the_limit(
             "user_id": user,
             "amount": 4000.0,
             "currency": "EUR",
-            "timestamp": _ts(datetime.now(UTC)),
+            "timestamp": stamp(datetime.now(UTC)),
             "location": "Oslo",
             "device_id": "d-l",
         }

@@ -148,7 +148,9 @@ def _print_summary(s: dict[str, Any]) -> None:
     p(
         f"Sinks: PostgreSQL {sinks['postgres']['records']} row(s) ({sinks['postgres']['distinct']} distinct alert_id), "
         f"search index {sinks['search']['records']} document(s) ({sinks['search']['distinct']} distinct), "
-        f"S3 archive {sinks['s3']['records']} line(s) ({sinks['s3']['distinct']} distinct transactions).",
+        f"S3 archive {sinks['s3']['records']} line(s) ({sinks['s3']['distinct']} distinct transactions), "
+        f"compliance archive {sinks['compliance']['records']} line(s) "
+        f"({sinks['compliance']['distinct']} distinct alerts).",
         markup=False,
     )
     for name, c in sinks.items():

@@ -94,6 +94,9 @@ def _run(
     writer = csv.writer(sys.stdout) if output == "csv" else None
 
     def on_ready(cols: list[str]) -> None:
+        nonlocal columns
+        if cols:
+            columns = [c.lower() for c in cols]  # known before any row: an empty result still has columns
         if prepared.push:
             err_console.print(f"{prepared.name}: streaming rows (--limit, --timeout or Ctrl+C stops)", markup=False)
         if writer is not None and streaming and cols:

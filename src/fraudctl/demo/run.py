@@ -54,22 +54,27 @@ class Observer:
 class _Intents:
     pg_table: str
     search_index: str
-    s3_prefix: str
+    raw_prefix: str  # the archive of every transaction
+    compliance_prefix: str  # the archive of alerts (suspicious events)
 
 
 def _intents(project: Project) -> _Intents:
-    by_kind: dict[str, dict[str, Any]] = {}
+    found: dict[str, str] = {}
     for doc in project.connectors:
         value = doc.value or {}
-        by_kind[str(value.get("kind"))] = value
-    try:
-        return _Intents(
-            by_kind["postgres-upsert"]["target"]["table"],
-            by_kind["search-alerts"]["target"]["index"],
-            by_kind["s3-archive"]["target"]["prefix"],
-        )
-    except KeyError as exc:
-        raise DemoError(f"the demo checks the alerts and archive sinks, but no connector declares {exc}") from exc
+        kind, topics, target = value.get("kind"), value.get("topics") or [], value.get("target") or {}
+        if kind == "postgres-upsert" and ALERTS in topics:
+            found["pg_table"] = str(target["table"])
+        elif kind == "search-alerts" and ALERTS in topics:
+            found["search_index"] = str(target["index"])
+        elif kind == "s3-archive" and TRANSACTIONS in topics:
+            found["raw_prefix"] = str(target["prefix"])
+        elif kind == "s3-archive" and ALERTS in topics:
+            found["compliance_prefix"] = str(target["prefix"])
+    missing = sorted({"pg_table", "search_index", "raw_prefix", "compliance_prefix"} - set(found))
+    if missing:
+        raise DemoError(f"the demo checks every sink, but no connector declares: {', '.join(missing)}")
+    return _Intents(**found)
 
 
 @dataclass
@@ -117,6 +122,7 @@ class Run:
             and summary["sinks"]["postgres"]["distinct"] == summary["alerts"]
             and summary["sinks"]["search"]["distinct"] == summary["alerts"]
             and summary["sinks"]["s3"]["distinct"] == summary["transactions_sent"]
+            and summary["sinks"]["compliance"]["distinct"] == summary["alerts"]
         )
         return summary
 
@@ -183,22 +189,31 @@ class Run:
     ) -> dict[str, dict[str, Any]]:
         want_alerts, want_tx = summary["alerts"], summary["transactions_sent"]
         self.observer.on_step(
-            f"checking the sinks: {want_alerts} alert(s) in PostgreSQL and the search index, "
-            f"{want_tx} transaction(s) in the S3 archive"
+            f"checking the sinks: {want_alerts} alert(s) in PostgreSQL, the search index and the compliance "
+            f"archive, {want_tx} transaction(s) in the raw S3 archive"
         )
         deadline = time.monotonic() + self.options.sinks_timeout_s
         while True:
             counts = {
                 "postgres": sinks.postgres_alerts(env, intents.pg_table, self.run_id),
                 "search": sinks.search_alerts(env, intents.search_index, self.run_id),
-                "s3": sinks.archived_transactions(
-                    env, intents.s3_prefix, TRANSACTIONS, self.run_id, began, datetime.now(UTC)
+                "s3": sinks.archived(env, intents.raw_prefix, TRANSACTIONS, self.run_id, began, datetime.now(UTC)),
+                "compliance": sinks.archived(
+                    env,
+                    intents.compliance_prefix,
+                    ALERTS,
+                    self.run_id,
+                    began,
+                    datetime.now(UTC),
+                    "alert_id",
+                    "compliance",
                 ),
             }
             complete = (
                 counts["postgres"].distinct >= want_alerts
                 and counts["search"].distinct >= want_alerts
                 and counts["s3"].distinct >= want_tx
+                and counts["compliance"].distinct >= want_alerts
             )
             if complete or time.monotonic() >= deadline:
                 return {name: c.to_json() for name, c in counts.items()}

@@ -6,16 +6,15 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
 import psycopg
 import requests
 
-from fraudctl.config.secrets import resolve
 from fraudctl.deploy.engine import search_endpoint
 from fraudctl.deploy.state import conninfo
+from fraudctl.objectstore import s3_client
 
 
 @dataclass(frozen=True)
@@ -81,22 +80,19 @@ def _exact_field(url: str, auth: tuple[str, str] | None, index: str, name: str) 
     return name
 
 
-def s3_client(env: dict[str, Any]) -> Any:
-    s3 = env["s3"]
-    kwargs: dict[str, Any] = {"region_name": s3.get("region", "us-east-1")}
-    if s3.get("endpoint"):
-        kwargs["endpoint_url"] = s3["endpoint"]
-    if s3.get("access_key_id"):
-        kwargs["aws_access_key_id"] = resolve(str(s3["access_key_id"]))
-        kwargs["aws_secret_access_key"] = resolve(str(s3["secret_access_key"]))
-    return boto3.client("s3", **kwargs)
-
-
-def archived_transactions(
-    env: dict[str, Any], prefix: str, topic: str, run_id: str, since: datetime, until: datetime
+def archived(
+    env: dict[str, Any],
+    prefix: str,
+    topic: str,
+    run_id: str,
+    since: datetime,
+    until: datetime,
+    id_field: str = "transaction_id",
+    sink: str = "s3",
 ) -> SinkCount:
     """Reads the archive objects of the run's event dates written since the run began, and counts
-    the run's transactions in them (the archive is JSON lines, partitioned by event date)."""
+    the run's records in them (JSON lines, partitioned by event date): records whose
+    transaction_id carries the run id, and their distinct `id_field` values."""
     bucket = str(env["s3"]["bucket"])
     ids: Counter[str] = Counter()
     try:
@@ -110,14 +106,10 @@ def archived_transactions(
                         continue  # an object of an earlier run
                     body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
                     for line in body.splitlines():
-                        tx_id = str(json.loads(line).get("transaction_id", ""))
-                        if tx_id.startswith(run_id + "-"):
-                            ids[tx_id] += 1
+                        record = json.loads(line)
+                        if str(record.get("transaction_id", "")).startswith(run_id + "-"):
+                            ids[str(record.get(id_field))] += 1
             day += timedelta(days=1)
     except Exception as exc:  # noqa: BLE001 - botocore raises many kinds; the summary shows which
-        return SinkCount("s3", sum(ids.values()), len(ids), f"{type(exc).__name__}: {exc}")
-    return SinkCount("s3", sum(ids.values()), len(ids))
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
+        return SinkCount(sink, sum(ids.values()), len(ids), f"{type(exc).__name__}: {exc}")
+    return SinkCount(sink, sum(ids.values()), len(ids))

@@ -18,6 +18,7 @@ from fraudctl.deploy.providers.connect_rest import ConnectClient
 from fraudctl.deploy.providers.connectors import ConnectorProvider
 from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
 from fraudctl.deploy.providers.postgres_ddl import PostgresDdlProvider
+from fraudctl.deploy.providers.s3_lifecycle import S3LifecycleProvider
 from fraudctl.deploy.providers.search_templates import SearchTemplateProvider
 from fraudctl.deploy.providers.topics import TopicProvider
 from fraudctl.deploy.state import StateStore, conninfo
@@ -83,6 +84,7 @@ class Deployment:
             "postgres-ddl": PostgresDdlProvider(project.root / "postgres", conninfo(env, "fraudctl ddl")),
             "topic": TopicProvider(kafka_admin_config(env), rendered.topics),
             "search-template": SearchTemplateProvider(project.root / SEARCH, *search_endpoint(env)),
+            "s3-lifecycle": S3LifecycleProvider(env, rendered.connectors),
             "flink-job": FlinkJobProvider(
                 env_name,
                 str(env["flink"]["rest_url"]),

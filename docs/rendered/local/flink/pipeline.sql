@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS transactions (
   merchant_category STRING,
   device_id STRING,
   channel STRING,
+  src_partition INT METADATA FROM 'partition' VIRTUAL,
+  src_offset BIGINT METADATA FROM 'offset' VIRTUAL,
   proc_time AS PROCTIME(),
   event_time AS CAST(TO_TIMESTAMP(REPLACE(REPLACE(`timestamp`, 'T', ' '), 'Z', '')) AS TIMESTAMP(3)),
   WATERMARK FOR event_time AS event_time - INTERVAL '5' SECOND
@@ -30,7 +32,37 @@ CREATE TABLE IF NOT EXISTS transactions (
   'scan.startup.mode' = 'group-offsets',
   'properties.auto.offset.reset' = 'earliest',
   'format' = 'json',
-  'json.fail-on-missing-field' = 'false'
+  'json.fail-on-missing-field' = 'false',
+  'json.ignore-parse-errors' = 'true'
+);
+
+-- The same topic, each record as text: what the JSON source above cannot parse at all (not JSON,
+-- not an object, empty) is caught here for the dead-letter topic.
+CREATE TABLE IF NOT EXISTS transactions_raw (
+  payload STRING,
+  src_partition INT METADATA FROM 'partition' VIRTUAL,
+  src_offset BIGINT METADATA FROM 'offset' VIRTUAL
+) WITH (
+  'connector' = 'kafka',
+  'topic' = 'transactions',
+  'properties.bootstrap.servers' = '127.0.0.1:9092',
+  'properties.group.id' = 'fraud-flink-detections-raw',
+  'scan.startup.mode' = 'group-offsets',
+  'properties.auto.offset.reset' = 'earliest',
+  'format' = 'raw'
+);
+
+-- Records the engine cannot evaluate, with the reason and source position in headers
+-- (the same headers as the enrichment step's dead letters).
+CREATE TABLE IF NOT EXISTS dead_letters (
+  payload STRING,
+  headers MAP<STRING, BYTES> METADATA
+) WITH (
+  'connector' = 'kafka',
+  'topic' = 'dlq-stream',
+  'properties.bootstrap.servers' = '127.0.0.1:9092',
+  'format' = 'raw',
+  'sink.delivery-guarantee' = 'at-least-once'
 );
 
 -- Blacklisted accounts: the compacted topic fed by the CDC source, read as a versioned table.
@@ -69,9 +101,22 @@ CREATE TABLE IF NOT EXISTS late_transactions (
 
 -- What every rule reads: rows on time, each transaction once (a re-delivered transaction_id is
 -- dropped; the first delivery wins). Dedup state is kept for 1d.
+CREATE TEMPORARY VIEW transactions_checked AS
+SELECT *, CASE
+    WHEN transaction_id IS NULL THEN 'missing transaction_id'
+    WHEN user_id IS NULL THEN 'missing user_id'
+    WHEN amount IS NULL THEN 'missing or non-numeric amount'
+    WHEN amount <= 0 THEN 'amount must be greater than 0'
+    WHEN currency IS NULL THEN 'missing currency'
+    WHEN location IS NULL THEN 'missing location'
+    WHEN event_time IS NULL THEN 'timestamp missing or not an RFC 3339 UTC time'
+  END AS rejection
+FROM transactions;
+
 CREATE TEMPORARY VIEW transactions_on_time AS
-SELECT * FROM transactions
-WHERE CURRENT_WATERMARK(event_time) IS NULL OR event_time > CURRENT_WATERMARK(event_time);
+SELECT * FROM transactions_checked
+WHERE rejection IS NULL
+  AND (CURRENT_WATERMARK(event_time) IS NULL OR event_time > CURRENT_WATERMARK(event_time));
 
 CREATE TEMPORARY VIEW transactions_unique AS
 SELECT transaction_id, user_id, amount, currency, `timestamp`, location, lat, lon, country, merchant_id,
@@ -107,8 +152,39 @@ CREATE TABLE IF NOT EXISTS detections (
 INSERT INTO late_transactions
 SELECT transaction_id, user_id, amount, currency, `timestamp`, location,
        CAST(CURRENT_WATERMARK(event_time) AS TIMESTAMP(3))
-FROM transactions
-WHERE event_time <= CURRENT_WATERMARK(event_time);
+FROM transactions_checked
+WHERE rejection IS NULL AND event_time <= CURRENT_WATERMARK(event_time);
+
+-- Dead letters: parsed records that break the contract (what was read, as JSON), and records
+-- that are not a JSON object at all (the original text).
+INSERT INTO dead_letters
+SELECT
+    JSON_OBJECT(
+        'transaction_id' VALUE transaction_id, 'user_id' VALUE user_id, 'amount' VALUE amount,
+        'currency' VALUE currency, 'timestamp' VALUE `timestamp`, 'location' VALUE location
+        ABSENT ON NULL),
+    MAP[
+    'error', ENCODE(rejection, 'UTF-8'),
+    'source.topic', ENCODE('transactions', 'UTF-8'),
+    'source.partition', ENCODE(CAST(src_partition AS STRING), 'UTF-8'),
+    'source.offset', ENCODE(CAST(src_offset AS STRING), 'UTF-8'),
+    'stage', ENCODE('stream-engine', 'UTF-8')
+  ]
+FROM transactions_checked
+WHERE rejection IS NOT NULL;
+
+INSERT INTO dead_letters
+SELECT
+    COALESCE(payload, ''),
+    MAP[
+    'error', ENCODE(CASE WHEN payload IS NULL THEN 'empty record' ELSE 'not a JSON object' END, 'UTF-8'),
+    'source.topic', ENCODE('transactions', 'UTF-8'),
+    'source.partition', ENCODE(CAST(src_partition AS STRING), 'UTF-8'),
+    'source.offset', ENCODE(CAST(src_offset AS STRING), 'UTF-8'),
+    'stage', ENCODE('stream-engine', 'UTF-8')
+  ]
+FROM transactions_raw
+WHERE payload IS NULL OR NOT (payload IS JSON OBJECT);
 
 -- FR-001 rapid_burst: at least 5 transactions by one user within 60s (sliding, per row).
 INSERT INTO detections

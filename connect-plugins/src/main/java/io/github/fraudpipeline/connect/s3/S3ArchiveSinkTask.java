@@ -6,6 +6,7 @@ import io.github.fraudpipeline.connect.common.RecordJson;
 import io.github.fraudpipeline.connect.common.Version;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
@@ -13,6 +14,7 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.connect.errors.ConnectException;
@@ -46,6 +48,9 @@ import software.amazon.awssdk.services.s3.model.PutObjectRequest;
  */
 public class S3ArchiveSinkTask extends SinkTask {
   private static final Logger log = LoggerFactory.getLogger(S3ArchiveSinkTask.class);
+
+  private static final Pattern SQL_TIMESTAMP =
+      Pattern.compile("\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?");
 
   private S3ArchiveSinkConfig config;
   private S3Client s3;
@@ -130,7 +135,12 @@ public class S3ArchiveSinkTask extends SinkTask {
     try {
       return OffsetDateTime.parse(ts).withOffsetSameInstant(ZoneOffset.UTC).toLocalDate().toString();
     } catch (DateTimeParseException e) {
-      throw new DataException("field '" + field + "' is not an RFC 3339 timestamp: " + ts, e);
+      // The stream engine writes SQL timestamps in UTC (2024-11-16 14:00:00[.123]): the date is their start.
+      if (SQL_TIMESTAMP.matcher(ts).matches()) {
+        return LocalDate.parse(ts.substring(0, 10)).toString();
+      }
+      throw new DataException("field '" + field + "' is neither an RFC 3339 timestamp nor a UTC SQL timestamp: "
+          + ts, e);
     }
   }
 

@@ -57,7 +57,12 @@ class Stats:
     retries: int = 0
     batches: int = 0
     service_calls: int = 0
+    reconnects: int = 0
     started: float = field(default_factory=time.monotonic)
+
+
+# Idle seconds after which the step checks that it is not missing records (see Enricher._stuck).
+STUCK_AFTER_S = 15.0
 
 
 class ParseError(Exception):
@@ -113,16 +118,7 @@ class Enricher:
         self.http = requests.Session()  # one keep-alive connection pool for every batch
         if config.token:
             self.http.headers["Authorization"] = f"Bearer {config.token}"
-        self.consumer = Consumer(
-            {
-                "bootstrap.servers": config.bootstrap,
-                "group.id": config.group_id,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "isolation.level": "read_committed",
-                "max.poll.interval.ms": 300_000,
-            }
-        )
+        self.consumer = self._new_consumer()
         producer_conf: dict[str, str | int | float | bool] = {
             "bootstrap.servers": config.bootstrap,
             "acks": "all",
@@ -135,21 +131,63 @@ class Enricher:
         if config.exactly_once:
             self.producer.init_transactions(30)
 
+    def _new_consumer(self) -> Consumer:
+        return Consumer(
+            {
+                "bootstrap.servers": self.config.bootstrap,
+                "group.id": self.config.group_id,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                "max.poll.interval.ms": 300_000,
+            }
+        )
+
     def stop(self, *_: object) -> None:
         self.running = False
+
+    def _stuck(self) -> str | None:
+        """Why the consumer receives nothing although its topic has records for it, if it does.
+        Happens when the source topic is deleted and re-created (a redeploy): the client keeps
+        fetching the old topic's partitions and offsets."""
+        assignment = self.consumer.assignment()
+        if not assignment:
+            return None
+        for tp in self.consumer.position(assignment):
+            try:
+                _low, high = self.consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
+            except KafkaException as exc:  # the partition is gone (topic deleted) or the broker is away
+                return f"{tp.topic}[{tp.partition}]: {exc.args[0].str() if exc.args else exc}"
+            if tp.offset >= 0 and tp.offset > high:
+                return f"{tp.topic}[{tp.partition}] position {tp.offset} is beyond its end {high}"
+            if high > max(tp.offset, 0):
+                return f"{tp.topic}[{tp.partition}] has records up to {high} but nothing arrives at {tp.offset}"
+        return None
 
     def run(self, max_seconds: float | None = None, idle_exit: float | None = None) -> Stats:
         self.consumer.subscribe([self.config.source_topic])
         deadline = time.monotonic() + max_seconds if max_seconds else None
-        last_data = time.monotonic()
+        last_data = last_check = time.monotonic()
         try:
             while self.running and (deadline is None or time.monotonic() < deadline):
                 batch = self._poll_batch()
+                now = time.monotonic()
                 if batch:
-                    last_data = time.monotonic()
+                    last_data = now
                     self._process(batch)
-                elif idle_exit is not None and time.monotonic() - last_data > idle_exit:
+                elif idle_exit is not None and now - last_data > idle_exit:
                     break
+                elif now - last_data > STUCK_AFTER_S and now - last_check > STUCK_AFTER_S:
+                    last_check = now
+                    reason = self._stuck()
+                    if reason:
+                        # Everything processed is committed: a fresh consumer resumes from the
+                        # group's offsets (or the start of a re-created topic) and loses nothing.
+                        log.warning("consumer stuck (%s): reconnecting", reason)
+                        self.stats.reconnects += 1
+                        self.consumer.close()
+                        self.consumer = self._new_consumer()
+                        self.consumer.subscribe([self.config.source_topic])
         finally:
             self.consumer.close()  # after the last commit; leaves the group cleanly
         return self.stats

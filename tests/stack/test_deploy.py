@@ -9,21 +9,25 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from fraudctl.config.project import copy_declarations
+from fraudctl.demo.watch import TopicWatcher
 from fraudctl.deploy.state import StateStore
 from fraudctl.localstack.layout import Layout
 from tests.conftest import Endpoints
+from tests.stack.clock import Clock, stamp
 from tests.unit.test_validate_corpus import edit
 
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parents[2]
-CONNECTORS = {"alerts-postgres", "alerts-search", "blacklist-postgres-source", "transactions-s3-archive"}
+CONNECTORS = {p.stem for p in (ROOT / "connectors").glob("*.yaml")}
 
 
 def fraudctl(*args: str, home: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -227,6 +231,22 @@ def test_killed_apply_converges_on_rerun(local_stack: Endpoints) -> None:
     finally:
         store.close()
     assert kinds == {"postgres-ddl", "topic", "search-template", "s3-lifecycle", "flink-job", "connector"}
+    # The topics were deleted and re-created under the running enrichment step: a payment must
+    # still become a scored alert (the step follows the new topics instead of waiting forever).
+    user = f"redeploy-{uuid.uuid4().hex[:6]}"
+    producer = Producer({"bootstrap.servers": local_stack.bootstrap, "acks": "all"})
+    alerts = TopicWatcher({"bootstrap.servers": local_stack.bootstrap}, "fraud-alerts")
+    tx = {"transaction_id": f"{user}-1", "user_id": user, "amount": 5000.0, "currency": "EUR", "location": "Paris"}
+    producer.produce("transactions", key=user, value=json.dumps({**tx, "timestamp": stamp(datetime.now(UTC))}))
+    producer.flush(10)
+    clock = Clock(producer, user)
+    deadline = time.monotonic() + 90
+    try:
+        while not any(v and v.get("user_id") == user and "risk_score" in v for _k, v in alerts.poll(1.0)):
+            assert time.monotonic() < deadline, "no scored alert after the redeploy within 90 s"
+            clock.tick()
+    finally:
+        alerts.close()
 
 
 def test_second_apply_is_refused_while_one_holds_the_lock(local_stack: Endpoints) -> None:

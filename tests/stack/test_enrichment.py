@@ -228,3 +228,54 @@ def test_sigterm_commits_what_was_processed(local_stack: Endpoints, tmp_path: Pa
         proc.terminate()
     assert _committed(local_stack.bootstrap, group, t["detections"]) == 50
     assert len(_read_all(local_stack.bootstrap, t["alerts"])) == 50
+
+
+def test_a_recreated_source_topic_is_followed(
+    local_stack: Endpoints, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A redeploy deletes and re-creates `detections`; the running step must read the new topic
+    (the client resets to it, or the step's watchdog reconnects when it sees its position beyond
+    the topic's end, as happened after `fraudctl destroy` + `apply`)."""
+    import udf_service.enrichment as enrichment
+
+    monkeypatch.setattr(enrichment, "STUCK_AFTER_S", 2.0)
+    proc, svc = start(tmp_path)
+    try:
+        t = _topics(local_stack.bootstrap)
+        config = EnrichmentConfig(
+            local_stack.bootstrap, svc.url, t["detections"], t["alerts"], t["dlq"], group_id=f"g-{uuid.uuid4().hex[:6]}"
+        )
+        enricher = Enricher(config)
+        runner = threading.Thread(target=enricher.run, kwargs={"max_seconds": 90}, daemon=True)
+        runner.start()
+        _produce(
+            local_stack.bootstrap, t["detections"], [json.dumps(_detection(i)).encode() for i in range(5)], ["U"] * 5
+        )
+        deadline = time.monotonic() + 30
+        while enricher.stats.produced < 5:
+            assert time.monotonic() < deadline, "first records not processed"
+            time.sleep(0.2)
+        admin = AdminClient({"bootstrap.servers": local_stack.bootstrap})
+        admin.delete_topics([t["detections"]], operation_timeout=30)[t["detections"]].result(timeout=30)
+        while t["detections"] in admin.list_topics(timeout=10).topics:
+            time.sleep(0.2)
+        time.sleep(8)  # as long as a destroy and an apply take: the client sees the topic gone
+        admin.create_topics([NewTopic(t["detections"], num_partitions=2, replication_factor=1)])[
+            t["detections"]
+        ].result(timeout=30)
+        _produce(
+            local_stack.bootstrap,
+            t["detections"],
+            [json.dumps(_detection(i)).encode() for i in range(100, 103)],
+            ["U"] * 3,
+        )
+        deadline = time.monotonic() + 60
+        while enricher.stats.produced < 8:
+            assert time.monotonic() < deadline, f"records of the re-created topic not processed: {enricher.stats}"
+            time.sleep(0.5)
+        enricher.stop()
+        runner.join(30)
+        alerts = _read_all(local_stack.bootstrap, t["alerts"])
+        assert {a["transaction_id"] for a, _ in alerts} == {f"e{i}" for i in (0, 1, 2, 3, 4, 100, 101, 102)}
+    finally:
+        proc.terminate()

@@ -55,6 +55,8 @@ def test_profiles_choose_the_implementation() -> None:
         "alerts-postgres": "io.confluent.connect.jdbc.JdbcSinkConnector",
         "alerts-search": "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
         "transactions-s3-archive": "io.confluent.connect.s3.S3SinkConnector",
+        "suspicious-events-s3-archive": "io.confluent.connect.s3.S3SinkConnector",
+        "user-profiles-postgres": "io.confluent.connect.jdbc.JdbcSinkConnector",
         "blacklist-postgres-source": "io.debezium.connector.postgresql.PostgresConnector",
     }
     s3 = next(c for c in confluent.connectors if c.name == "transactions-s3-archive").config

@@ -59,7 +59,7 @@ def _unknown_key(root: Path) -> Problem:
         line + 1,
         "fromat",
         "unknown key (allowed: description, enabled, errors, fields, flush, format, key, kind, name, overrides, "
-        "target, tasks, time_field, topics)",
+        "retention, target, tasks, time_field, topics)",
     )
 
 
@@ -176,10 +176,10 @@ def _sql_undefined_stream(root: Path) -> Problem:
 
 
 def _sql_unterminated(root: Path) -> Problem:
-    edit(
-        root / "templates/flink/rules/new_device.sql.j2",
-        "WHERE t.uses = 1 AND t.amount >= {{ rule.params.min_amount }};",
-        "WHERE t.uses = 1 AND t.amount >= {{ rule.params.min_amount }}",
+    edit(  # the last statement of the rendered file
+        root / "templates/flink/state/user_profiles.sql.j2",
+        "RANGE BETWEEN INTERVAL '1' DAY PRECEDING AND CURRENT ROW);",
+        "RANGE BETWEEN INTERVAL '1' DAY PRECEDING AND CURRENT ROW)",
     )
     text = _render_text(root, "flink")
     return Problem(

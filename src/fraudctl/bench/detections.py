@@ -82,7 +82,8 @@ class _Job:
     def rows_in(self) -> int:
         """Rows that left the source operator (the job's own counter, read over REST)."""
         job = requests.get(f"{self.rest}/jobs/{self.job_id}", timeout=10).json()
-        sources = [v for v in job.get("vertices", []) if v["name"].startswith("Source: transactions")]
+        # The JSON source (`transactions[n]`), not the raw read of the same topic for dead letters.
+        sources = [v for v in job.get("vertices", []) if v["name"].startswith("Source: transactions[")]
         return sum(int(v["metrics"].get("read-records", 0)) for v in sources) if sources else 0
 
     def close(self) -> None:

@@ -1,0 +1,94 @@
+"""Training data from what the pipeline stored: every transaction from the S3 raw archive, labelled
+with the analysts' verdicts in PostgreSQL (`fraud_alerts.disposition = 'fraud'` on any of the
+transaction's alerts: 1; everything else: 0).
+
+The archive is at-least-once (a replayed batch can write a record twice), so rows are
+de-duplicated by transaction_id. The result is an ordinary labelled CSV, so what was trained on
+can be kept, fingerprinted and trained on again."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from fraudctl.contract import Transaction
+from fraudctl.deploy.state import conninfo
+from fraudctl.objectstore import s3_client
+
+LABEL = "is_fraud"
+FIELDS = tuple(Transaction.model_fields)
+
+
+class ArchiveError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Export:
+    path: Path
+    objects: int
+    rows: int
+    duplicates: int
+    positives: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": str(self.path),
+            "objects": self.objects,
+            "rows": self.rows,
+            "duplicates_dropped": self.duplicates,
+            "positives": self.positives,
+        }
+
+
+def confirmed_fraud(env: dict[str, Any], table: str) -> set[str]:
+    with psycopg.connect(conninfo(env, "fraudctl model")) as conn:
+        rows = conn.execute(
+            f"SELECT DISTINCT transaction_id FROM {table} WHERE disposition = 'fraud'"  # noqa: S608 - table from the repo
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def export(
+    env: dict[str, Any], prefix: str, topic: str, alerts_table: str, out: Path, since: date | None = None
+) -> Export:
+    """Writes the labelled CSV; `since` keeps only event dates from that day on."""
+    bucket = str(env["s3"]["bucket"])
+    client = s3_client(env)
+    labels = confirmed_fraud(env, alerts_table)
+    seen: dict[str, dict[str, Any]] = {}
+    objects = duplicates = 0
+    base = f"{prefix}{topic}/"
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
+        for obj in page.get("Contents", []):
+            partition = obj["Key"][len(base) :].split("/", 1)[0]  # dt=YYYY-MM-DD
+            if since is not None and partition.startswith("dt=") and partition[3:] < since.isoformat():
+                continue
+            objects += 1
+            body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
+            for number, line in enumerate(body.splitlines(), 1):
+                try:
+                    record = json.loads(line)
+                    tx_id = str(record["transaction_id"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ArchiveError(f"s3://{bucket}/{obj['Key']}:{number}: not a transaction: {exc}") from exc
+                if tx_id in seen:
+                    duplicates += 1
+                    continue
+                seen[tx_id] = {f: record.get(f) for f in FIELDS} | {LABEL: int(tx_id in labels)}
+    if not seen:
+        raise ArchiveError(f"no archived transactions under s3://{bucket}/{base}" + (f" since {since}" if since else ""))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[*FIELDS, LABEL])
+        writer.writeheader()
+        for row in sorted(seen.values(), key=lambda r: (str(r["timestamp"]), str(r["transaction_id"]))):
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    positives = sum(r[LABEL] for r in seen.values())
+    return Export(out, objects, len(seen), duplicates, positives)

@@ -109,7 +109,7 @@ def test_search_index_overwrites_by_alert_id(applied: Endpoints) -> None:
 
     _wait(lambda: (d := doc()) is not None and d["risk_score"] == 0.7)
     requests.post(f"{applied.search_url}/fraud-alerts/_refresh", timeout=10)
-    query = {"query": {"term": {"alert_id.keyword": alert_id}}}
+    query = {"query": {"term": {"alert_id": alert_id}}}  # a keyword field (search/fraud-alerts.json)
     hits = requests.post(f"{applied.search_url}/fraud-alerts/_search", json=query, timeout=10).json()["hits"]
     assert hits["total"]["value"] == 1
 

@@ -7,6 +7,7 @@ whole alerts topic again (offsets reset through Connect's REST API): the counts 
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import requests
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
@@ -123,3 +125,32 @@ def test_redelivering_the_alerts_changes_no_count(local_stack: Endpoints, demo_r
         state = requests.get(f"{connect}/connectors/{name}/status", timeout=10).json()
         assert state["connector"]["state"] == "RUNNING"
         assert [t["state"] for t in state["tasks"]] == ["RUNNING"]
+
+
+def test_training_data_comes_from_the_archive_and_the_analysts_verdicts(
+    local_stack: Endpoints, demo_run: dict[str, Any], tmp_path: Path
+) -> None:
+    run_id = demo_run["run_id"]
+    with psycopg.connect(local_stack.pg_conninfo, autocommit=True) as conn:
+        # An analyst confirms the run's alerts as fraud (the case-work column the pipeline never writes).
+        conn.execute("UPDATE fraud_alerts SET disposition = 'fraud' WHERE transaction_id LIKE %s", (run_id + "-%",))
+        confirmed = {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT transaction_id FROM fraud_alerts WHERE transaction_id LIKE %s", (run_id + "-%",)
+            )
+        }
+    out = tmp_path / "training.csv"
+    res = subprocess.run(
+        [sys.executable, "-m", "fraudctl", "model", "export", "--env", "local", "--out", str(out), "-o", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    with open(out, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["transaction_id"].startswith(run_id + "-")]
+    assert len(rows) == len({r["transaction_id"] for r in rows}) == demo_run["transactions_sent"]
+    assert {r["transaction_id"] for r in rows if r["is_fraud"] == "1"} == confirmed
+    assert len(confirmed) >= demo_run["rule_based_caught"]  # every caught story's trigger, at least

@@ -28,7 +28,16 @@ def _write(path: Path, rows: int = 3000, seed: int = 3) -> Path:
             velocity = rng.uniform(0, 10)
             ratio = rng.uniform(0, 3) if i % 97 else ""  # a missing value now and then
             fraud = int(velocity > 8.5 and rng.random() < 0.9 or rng.random() < 0.01)
-            w.writerow([f"2024-01-01T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}", f"A{i}", velocity, ratio, "x", fraud])
+            w.writerow(
+                [
+                    f"2024-01-01T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}",
+                    f"A{i}",
+                    velocity,
+                    ratio,
+                    "x",
+                    fraud,
+                ]
+            )
     return path
 
 

@@ -83,7 +83,9 @@ def export(
                     continue
                 seen[tx_id] = {f: record.get(f) for f in FIELDS} | {LABEL: int(tx_id in labels)}
     if not seen:
-        raise ArchiveError(f"no archived transactions under s3://{bucket}/{base}" + (f" since {since}" if since else ""))
+        raise ArchiveError(
+            f"no archived transactions under s3://{bucket}/{base}" + (f" since {since}" if since else "")
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[*FIELDS, LABEL])

@@ -1,5 +1,9 @@
-"""Labelled transaction files (CSV, or Parquet when pyarrow is installed) turned into the feature
-matrix of udf_service.features, so training sees exactly what serving computes."""
+"""Labelled files (CSV, or Parquet when pyarrow is installed) turned into a feature matrix.
+
+A file of transactions gets the features of udf_service.features, so training sees exactly what
+serving computes (such a model is *servable*). Any other labelled file is trained on its numeric
+columns (all of them, or those named with --features): useful for analysis and comparison, but the
+scoring service cannot serve it, since it computes its features from transactions."""
 
 from __future__ import annotations
 
@@ -40,6 +44,8 @@ class Dataset:
     times: list[str] | None
     fingerprint: str
     rows: int
+    features: tuple[str, ...] = FEATURES
+    servable: bool = True
 
     @property
     def positives(self) -> int:
@@ -65,24 +71,44 @@ def _value(name: str, raw: Any) -> Any:
     return raw
 
 
-def load(path: Path, label: str, time_column: str | None) -> Dataset:
+def load(path: Path, label: str, time_column: str | None, features: tuple[str, ...] | None = None) -> Dataset:
     rows = read_rows(path)
     if not rows:
         raise DatasetError(f"{path}: no rows")
-    missing = [
-        c
-        for c in ("transaction_id", "user_id", "amount", "currency", "timestamp", "location", label)
-        if c not in rows[0]
-    ]
-    if missing:
-        raise DatasetError(
-            f"{path}: missing column(s) {', '.join(missing)}; the service computes features "
-            "from transactions, so models are trained on transaction records"
-        )
+    if label not in rows[0]:
+        raise DatasetError(f"{path}: --label column {label!r} is not in the file")
     if time_column and time_column not in rows[0]:
         raise DatasetError(f"{path}: --time column {time_column!r} is not in the file")
-    vectors, labels = [], []
-    for number, row in enumerate(rows, start=2):  # line 1 is the header
+    labels = [_label(path, number, row, label) for number, row in enumerate(rows, start=2)]  # line 1: header
+    is_transactions = all(c in rows[0] for c in ("transaction_id", "user_id", "amount", "currency", "timestamp"))
+    if is_transactions and features is None:
+        X, names, servable = _transaction_matrix(path, rows), FEATURES, True
+    else:
+        names = features or _numeric_columns(rows, {label, time_column or ""})
+        if not names:
+            raise DatasetError(f"{path}: no numeric column to train on besides the label; name them with --features")
+        X, servable = _numeric_matrix(path, rows, names), False
+    return Dataset(
+        X=X,
+        y=np.asarray(labels, dtype=np.int64),
+        times=[str(r[time_column]) for r in rows] if time_column else None,
+        fingerprint=hashlib.sha256(path.read_bytes()).hexdigest(),
+        rows=len(rows),
+        features=tuple(names),
+        servable=servable,
+    )
+
+
+def _label(path: Path, number: int, row: dict[str, Any], label: str) -> int:
+    value = str(row[label]).strip().lower()
+    if value not in ("0", "1", "true", "false"):
+        raise DatasetError(f"{path}:{number}: label {label!r} must be 0/1 or true/false, got {row[label]!r}")
+    return 1 if value in ("1", "true") else 0
+
+
+def _transaction_matrix(path: Path, rows: list[dict[str, Any]]) -> np.ndarray:
+    vectors = []
+    for number, row in enumerate(rows, start=2):
         try:
             tx = Transaction.model_validate(
                 {k: _value(k, row[k]) for k in TX_FIELDS if _value(k, row.get(k)) is not None}
@@ -94,17 +120,45 @@ def load(path: Path, label: str, time_column: str | None) -> Dataset:
         except (ValidationError, ValueError) as exc:
             raise DatasetError(f"{path}:{number}: {exc}".splitlines()[0]) from exc
         vectors.append(compute(tx, ctx))
-        value = str(row[label]).strip().lower()
-        if value not in ("0", "1", "true", "false"):
-            raise DatasetError(f"{path}:{number}: label {label!r} must be 0/1 or true/false, got {row[label]!r}")
-        labels.append(1 if value in ("1", "true") else 0)
-    return Dataset(
-        X=np.asarray(vectors, dtype=np.float32),
-        y=np.asarray(labels, dtype=np.int64),
-        times=[str(r[time_column]) for r in rows] if time_column else None,
-        fingerprint=hashlib.sha256(path.read_bytes()).hexdigest(),
-        rows=len(rows),
-    )
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def _number(raw: Any) -> float | None:
+    """A cell as a number; None when empty (a missing value, which gradient boosting handles)."""
+    if raw is None or raw == "":
+        return None
+    return float(raw)
+
+
+def _numeric_columns(rows: list[dict[str, Any]], exclude: set[str]) -> tuple[str, ...]:
+    out = []
+    for column in rows[0]:
+        if column in exclude:
+            continue
+        try:
+            values = [_number(r[column]) for r in rows]
+        except (TypeError, ValueError):
+            continue
+        if any(v is not None for v in values):
+            out.append(column)
+    return tuple(out)
+
+
+def _numeric_matrix(path: Path, rows: list[dict[str, Any]], names: tuple[str, ...]) -> np.ndarray:
+    missing = [n for n in names if n not in rows[0]]
+    if missing:
+        raise DatasetError(f"{path}: --features: column(s) not in the file: {', '.join(missing)}")
+    matrix = np.empty((len(rows), len(names)), dtype=np.float32)
+    for number, row in enumerate(rows, start=2):
+        for j, name in enumerate(names):
+            try:
+                value = _number(row[name])
+            except (TypeError, ValueError) as exc:
+                raise DatasetError(
+                    f"{path}:{number}: --features column {name!r} is not numeric: {row[name]!r}"
+                ) from exc
+            matrix[number - 2, j] = np.nan if value is None else value
+    return matrix
 
 
 def feature_names() -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from fraudctl.model.dataset import Dataset, feature_names, load
+from fraudctl.model.dataset import Dataset, load
 
 HELD_OUT = 0.2
 
@@ -64,9 +64,18 @@ def metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, fl
 
 
 def score_with_artifact(folder: Path, X: np.ndarray) -> np.ndarray:
-    from udf_service.model import load as load_model
+    """Scores with an artifact: a servable one through the service's own loader (so evaluation
+    runs exactly what serving runs), any other one straight through ONNX Runtime."""
+    metadata = json.loads((folder / "metadata.json").read_text())
+    if metadata.get("servable", True):
+        from udf_service.model import load as load_model
 
-    return load_model(folder).scores(X)
+        return load_model(folder).scores(X)
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {session.get_inputs()[0].name: X.astype(np.float32)})
+    return np.asarray(outputs[1])[:, 1]
 
 
 def train(
@@ -78,13 +87,16 @@ def train(
     seed: int,
     force: bool,
     serving: Path | None,
+    features: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.inspection import permutation_importance
 
-    data = load(data_path, label, time_column)
+    data = load(data_path, label, time_column, features)
+    if not data.servable:
+        serving = None  # the service computes transaction features: it could not serve this model
     if data.positives < 10:
         raise TrainError(f"{data_path}: only {data.positives} positive rows; at least 10 are needed")
     parts = split(data, seed)
@@ -113,7 +125,7 @@ def train(
     )
     onnx_model = convert_sklearn(
         model,
-        initial_types=[("input", FloatTensorType([None, len(feature_names())]))],
+        initial_types=[("input", FloatTensorType([None, len(data.features)]))],
         options={id(model): {"zipmap": False}},
         target_opset=17,
     )
@@ -125,9 +137,10 @@ def train(
     metadata = {
         "version": version,
         "created_at": created.isoformat(),
-        "features": list(feature_names()),
-        "means": [round(float(v), 6) for v in X_train.mean(axis=0)],
-        "scales": [round(float(v), 6) or 1.0 for v in X_train.std(axis=0)],
+        "features": list(data.features),
+        "servable": data.servable,
+        "means": [round(float(v), 6) for v in np.nan_to_num(np.nanmean(X_train, axis=0))],
+        "scales": [round(float(v), 6) or 1.0 for v in np.nan_to_num(np.nanstd(X_train, axis=0))],
         "importances": [round(max(0.0, float(v)), 6) for v in importance.importances_mean],
         "metrics": result,
         "split": parts.kind,
@@ -147,14 +160,15 @@ def train(
         tmp.unlink(missing_ok=True)
         os.symlink(folder.name if folder.parent == serving.parent else folder.resolve(), tmp)
         os.replace(tmp, serving)
-    return {"ok": True, "artifact": str(folder), **metadata}
+    return {"ok": True, "artifact": str(folder), "promoted": serving is not None, **metadata}
 
 
 def evaluate(data_path: Path, label: str, artifact: Path, threshold: float) -> dict[str, Any]:
-    data = load(data_path, label, None)
-    version = json.loads((artifact / "metadata.json").read_text())["version"]
+    metadata = json.loads((artifact / "metadata.json").read_text())
+    features = None if metadata.get("servable", True) else tuple(metadata["features"])
+    data = load(data_path, label, None, features)
     return {
         "ok": True,
-        "model_version": version,
+        "model_version": metadata["version"],
         "metrics": metrics(data.y, score_with_artifact(artifact, data.X), threshold),
     }

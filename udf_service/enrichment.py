@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,6 +43,9 @@ class EnrichmentConfig:
     group_id: str = "fraud-enrichment"
     batch_size: int = 200
     linger_ms: int = 50
+    # Requests in flight per batch: a batch is split into this many parts scored in parallel
+    # (each over its own keep-alive connection), which helps when the service has several workers.
+    concurrency: int = 1
     exactly_once: bool = False
     token: str | None = None
     request_timeout: float = 10.0
@@ -116,6 +121,8 @@ class Enricher:
         self.stats = Stats()
         self.running = True
         self.http = requests.Session()  # one keep-alive connection pool for every batch
+        self._local = threading.local()  # with concurrency > 1: one session per worker thread
+        self._pool = ThreadPoolExecutor(max(1, config.concurrency), thread_name_prefix="score")
         if config.token:
             self.http.headers["Authorization"] = f"Bearer {config.token}"
         self.consumer = self._new_consumer()
@@ -292,9 +299,27 @@ class Enricher:
                 self.consumer.resume(self.consumer.assignment())
 
     def _score(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        parts = max(1, min(self.config.concurrency, len(items)))
+        if parts == 1:
+            return self._post(self.http, items)
+        size = -(-len(items) // parts)
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        # Scoring is a pure function of its input: if one part fails, the whole batch is retried.
+        results = list(self._pool.map(lambda chunk: self._post(self._session(), chunk), chunks))
+        return [r for part in results for r in part]
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(self.http.headers)
+            self._local.session = session
+        return session
+
+    def _post(self, http: requests.Session, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.stats.service_calls += 1
         try:
-            resp = self.http.post(
+            resp = http.post(
                 f"{self.config.scoring_url}/v1/score/batch",
                 json={"transactions": items},
                 timeout=self.config.request_timeout,
@@ -329,6 +354,7 @@ def main() -> None:
     parser.add_argument("--group-id", default="fraud-enrichment")
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--linger-ms", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=1, help="scoring requests in flight per batch")
     parser.add_argument("--exactly-once", action="store_true")
     parser.add_argument("--token-env", default="FRAUD_SCORING_TOKEN")
     args = parser.parse_args()
@@ -336,14 +362,15 @@ def main() -> None:
     config = EnrichmentConfig(
         args.bootstrap,
         args.scoring_url,
-        args.source_topic,
-        args.alerts_topic,
-        args.dlq_topic,
-        args.group_id,
-        args.batch_size,
-        args.linger_ms,
-        args.exactly_once,
-        os.environ.get(args.token_env) or None,
+        source_topic=args.source_topic,
+        alerts_topic=args.alerts_topic,
+        dlq_topic=args.dlq_topic,
+        group_id=args.group_id,
+        batch_size=args.batch_size,
+        linger_ms=args.linger_ms,
+        concurrency=args.concurrency,
+        exactly_once=args.exactly_once,
+        token=os.environ.get(args.token_env) or None,
     )
     enricher = Enricher(config)
     signal.signal(signal.SIGTERM, enricher.stop)  # finish the batch in hand, commit it, leave the group

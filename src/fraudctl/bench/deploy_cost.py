@@ -28,6 +28,8 @@ def _quiet(*_: object) -> None:
 def _read_once(dep: Deployment, state: StateStore) -> None:
     records = state.records()
     for kind in KIND_ORDER:
+        if kind not in dep.providers:
+            continue  # the other engine's kind
         provider = dep.providers[kind]
         provider.actual(provider.desired(), records)
 

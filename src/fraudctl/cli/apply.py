@@ -6,9 +6,10 @@ import sys
 
 import click
 
-from fraudctl.cli.deploy_common import deployment, print_plan, progress
+from fraudctl.cli.deploy_common import deployment, print_plan, progress, recreate_option
 from fraudctl.cli.output import EXIT_ERROR, EXIT_OK, emit_json, err_console, fail, output_option
 from fraudctl.deploy.providers.connect_rest import ConnectError
+from fraudctl.deploy.providers.ksql_statements import KsqlPlanError
 from fraudctl.deploy.state import LockHeld
 
 
@@ -23,10 +24,13 @@ from fraudctl.deploy.state import LockHeld
     show_default=True,
     help="Seconds to wait for every connector, task and job to be RUNNING.",
 )
+@recreate_option
 @output_option
-def apply(env_name: str, prune: bool, auto_approve: bool, timeout: float, output: str) -> None:
+def apply(
+    env_name: str, prune: bool, auto_approve: bool, timeout: float, recreate_from: str | None, output: str
+) -> None:
     """Apply the plan in dependency order and wait until everything runs. Exit 0 ok, 1 error."""
-    with deployment(env_name, output) as (dep, state):
+    with deployment(env_name, output, recreate_from) as (dep, state):
         try:
             with state.lock():
                 plan = dep.plan(state, prune)
@@ -37,6 +41,8 @@ def apply(env_name: str, prune: bool, auto_approve: bool, timeout: float, output
                     fail("not applied (confirm interactively, or pass --auto-approve)", output)
                 problems = dep.apply(state, plan, progress, timeout)
         except LockHeld as exc:
+            fail(str(exc), output)
+        except KsqlPlanError as exc:
             fail(str(exc), output)
         except (ConnectError, OSError, RuntimeError, ValueError) as exc:
             fail(f"apply failed: {exc}", output)

@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import click
+
 from fraudctl.cli.output import err_console, fail, out_console
 from fraudctl.config.project import load_project
 from fraudctl.deploy.engine import DeployError, Deployment
@@ -16,11 +18,19 @@ from fraudctl.localstack import secrets as local_secrets
 from fraudctl.localstack.layout import Layout
 from fraudctl.paths import repo_root
 
+# ksqlDB statements that cannot change in place are re-created only when this is given.
+recreate_option = click.option(
+    "--recreate-from",
+    type=click.Choice(["earliest", "latest"]),
+    default=None,
+    help="ksqlDB: drop and re-create statements that cannot change in place, reading from this offset.",
+)
+
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "orphan": "?", "noop": " "}
 
 
 @contextmanager
-def deployment(env_name: str, output: str) -> Iterator[tuple[Deployment, StateStore]]:
+def deployment(env_name: str, output: str, recreate_from: str | None = None) -> Iterator[tuple[Deployment, StateStore]]:
     project, problems = load_project(repo_root())
     if problems:
         fail(
@@ -32,7 +42,7 @@ def deployment(env_name: str, output: str) -> Iterator[tuple[Deployment, StateSt
     if env_name == "local":
         local_secrets.export(Layout.default().secrets_file)
     try:
-        dep = Deployment.build(project, env_name)
+        dep = Deployment.build(project, env_name, recreate_from)
         state = StateStore(env_name, dep.env)
     except (DeployError, KeyError) as exc:
         fail(str(exc), output)

@@ -6,9 +6,10 @@ import sys
 
 import click
 
-from fraudctl.cli.deploy_common import deployment, print_plan
+from fraudctl.cli.deploy_common import deployment, print_plan, recreate_option
 from fraudctl.cli.output import EXIT_OK, EXIT_USAGE, emit_json, fail, output_option
 from fraudctl.deploy.providers.connect_rest import ConnectError
+from fraudctl.deploy.providers.ksql_statements import KsqlPlanError
 
 EXIT_CHANGES = EXIT_USAGE  # Terraform's -detailed-exitcode: 2 means "changes pending"
 
@@ -16,12 +17,15 @@ EXIT_CHANGES = EXIT_USAGE  # Terraform's -detailed-exitcode: 2 means "changes pe
 @click.command("plan")
 @click.option("--env", "env_name", required=True)
 @click.option("--prune", is_flag=True, help="Include deletions of managed objects no longer in the repo.")
+@recreate_option
 @output_option
-def plan(env_name: str, prune: bool, output: str) -> None:
+def plan(env_name: str, prune: bool, recreate_from: str | None, output: str) -> None:
     """Show every create, update (key by key), replace, delete and unchanged object."""
-    with deployment(env_name, output) as (dep, state):
+    with deployment(env_name, output, recreate_from) as (dep, state):
         try:
             result = dep.plan(state, prune)
+        except KsqlPlanError as exc:
+            fail(str(exc), output)
         except (ConnectError, OSError, RuntimeError, ValueError) as exc:
             fail(f"reading the live state failed: {exc}", output)
     if output == "json":

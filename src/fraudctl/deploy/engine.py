@@ -17,11 +17,13 @@ from fraudctl.deploy.providers import Progress, Provider
 from fraudctl.deploy.providers.connect_rest import ConnectClient
 from fraudctl.deploy.providers.connectors import ConnectorProvider
 from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
+from fraudctl.deploy.providers.ksql_statements import KsqlStatementProvider
 from fraudctl.deploy.providers.postgres_ddl import PostgresDdlProvider
 from fraudctl.deploy.providers.s3_lifecycle import S3LifecycleProvider
 from fraudctl.deploy.providers.search_templates import SearchTemplateProvider
 from fraudctl.deploy.providers.topics import TopicProvider
 from fraudctl.deploy.state import StateStore, conninfo
+from fraudctl.ksqldb.client import KsqlClient
 from fraudctl.render.pipeline import render_environment, render_sql, sql_context
 
 
@@ -68,13 +70,13 @@ class Deployment:
     providers: dict[str, Provider] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, project: Project, env_name: str) -> Deployment:
+    def build(cls, project: Project, env_name: str, recreate_from: str | None = None) -> Deployment:
+        """`recreate_from` (earliest|latest): allow ksqlDB statements that cannot change in place
+        to be dropped and re-created, reading from that offset."""
         env = dict(project.environments[env_name].value)
-        if env.get("engine") != "flink":
-            raise DeployError(
-                f"environment {env_name!r} runs engine {env.get('engine')!r}: the ksqlDB provider "
-                "is not built yet (fraudctl deploys the Flink engine)"
-            )
+        engine = env.get("engine")
+        if engine not in ("flink", "ksqldb"):
+            raise DeployError(f"environment {env_name!r}: unknown engine {engine!r} (flink or ksqldb)")
         rendered, problems = render_environment(project, env_name)
         if problems:
             raise DeployError("the repo does not render: " + "; ".join(p.text() for p in problems))
@@ -85,15 +87,22 @@ class Deployment:
             "topic": TopicProvider(kafka_admin_config(env), rendered.topics),
             "search-template": SearchTemplateProvider(project.root / SEARCH, *search_endpoint(env)),
             "s3-lifecycle": S3LifecycleProvider(env, rendered.connectors),
-            "flink-job": FlinkJobProvider(
+            "connector": ConnectorProvider(connect_client(env), rendered.connectors),
+        }
+        if engine == "flink":
+            dep.providers["flink-job"] = FlinkJobProvider(
                 env_name,
                 str(env["flink"]["rest_url"]),
                 str(env["flink"]["sql_gateway_url"]),
                 render_sql(project, "flink", context),
                 context,
-            ),
-            "connector": ConnectorProvider(connect_client(env), rendered.connectors),
-        }
+            )
+        else:
+            ksql = env["ksqldb"]
+            auth = (str(ksql["username"]), resolve(str(ksql["password"]))) if "username" in ksql else None
+            dep.providers["ksql-statement"] = KsqlStatementProvider(
+                KsqlClient(str(ksql["url"]), auth), render_sql(project, "ksql", context), recreate_from
+            )
         return dep
 
     def plan(self, state: StateStore, prune: bool, destroy: bool = False) -> Plan:
@@ -101,6 +110,8 @@ class Deployment:
         records = state.records()
         changes: list[Change] = []
         for kind in KIND_ORDER:
+            if kind not in self.providers:
+                continue  # the other engine's kind
             provider = self.providers[kind]
             desired = {} if destroy else provider.desired()
             actual = provider.actual(desired, records)
@@ -123,7 +134,9 @@ class Deployment:
                 state.record(change.kind, change.name, change.desired.checksum, change.desired.spec)
         deadline = time.monotonic() + timeout
         problems: list[str] = []
-        for kind in ("flink-job", "connector"):
+        for kind in ("flink-job", "ksql-statement", "connector"):
+            if kind not in self.providers:
+                continue
             names = [c.name for c in plan.changes if c.kind == kind and c.op != DELETE and c.op != "orphan"]
             problems += self.providers[kind].wait(names, deadline, progress)
         return problems

@@ -11,8 +11,9 @@ from typing import Any
 from fraudctl.config.secrets import mask
 
 # Apply order (deletes run in reverse): the database schema, topics, search index templates (before a
-# sink's first write creates the index), archive retention rules, stream-engine jobs, connectors.
-KIND_ORDER = ("postgres-ddl", "topic", "search-template", "s3-lifecycle", "flink-job", "connector")
+# sink's first write creates the index), archive retention rules, the stream engine's job (Flink) or
+# statements (ksqlDB), connectors.
+KIND_ORDER = ("postgres-ddl", "topic", "search-template", "s3-lifecycle", "flink-job", "ksql-statement", "connector")
 
 CREATE, UPDATE, REPLACE, DELETE, NOOP, ORPHAN = "create", "update", "replace", "delete", "noop", "orphan"
 

@@ -14,6 +14,7 @@ from confluent_kafka.admin import AdminClient
 from fraudctl.deploy.engine import Deployment, kafka_admin_config
 from fraudctl.deploy.providers.connectors import ConnectorProvider, failures
 from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
+from fraudctl.deploy.providers.ksql_statements import KsqlStatementProvider
 from fraudctl.deploy.state import StateStore
 from fraudctl.render.connectors import SINK_KINDS
 from fraudctl.render.pipeline import STREAM_RUN
@@ -47,7 +48,6 @@ def consumer_lag(env: dict[str, Any], groups: list[str]) -> dict[str, int | None
 
 def collect(dep: Deployment, state: StateStore) -> dict[str, Any]:
     connectors: ConnectorProvider = dep.providers["connector"]  # type: ignore[assignment]
-    flink: FlinkJobProvider = dep.providers["flink-job"]  # type: ignore[assignment]
     live = connectors.client.connectors()
     conn_rows: list[dict[str, Any]] = []
     for name in sorted(set(live) | set(connectors.rendered)):
@@ -73,18 +73,7 @@ def collect(dep: Deployment, state: StateStore) -> dict[str, Any]:
             }
         )
     records = state.records()
-    flink.actual(flink.desired(), records)
-    jobs = []
-    for name, jid in sorted(flink.jobs.items()):
-        job = requests.get(f"{flink.rest}/jobs/{jid}", timeout=15).json()
-        jobs.append(
-            {
-                "name": name,
-                "job_id": jid,
-                "state": job.get("state"),
-                "current": str(job.get("name", "")).endswith(flink.sql_checksum),
-            }
-        )
+    jobs = _flink_jobs(dep, records) if "flink-job" in dep.providers else _ksql_queries(dep)
     sinks = sorted(n for n, c in connectors.rendered.items() if c.intent.value.get("kind") in SINK_KINDS)
     groups = [STREAM_RUN["group"], *[f"connect-{n}" for n in sinks]]
     plan = dep.plan(state, prune=False)
@@ -106,6 +95,30 @@ def collect(dep: Deployment, state: StateStore) -> dict[str, Any]:
         "pending_changes": [c.to_json() for c in plan.writes],
         "healthy": healthy,
     }
+
+
+def _flink_jobs(dep: Deployment, records: dict[Any, Any]) -> list[dict[str, Any]]:
+    flink: FlinkJobProvider = dep.providers["flink-job"]  # type: ignore[assignment]
+    flink.actual(flink.desired(), records)
+    jobs = []
+    for name, jid in sorted(flink.jobs.items()):
+        job = requests.get(f"{flink.rest}/jobs/{jid}", timeout=15).json()
+        jobs.append(
+            {
+                "name": name,
+                "job_id": jid,
+                "state": job.get("state"),
+                "current": str(job.get("name", "")).endswith(flink.sql_checksum),
+            }
+        )
+    return jobs
+
+
+def _ksql_queries(dep: Deployment) -> list[dict[str, Any]]:
+    """On ksqlDB: the persistent query behind each of the pipeline's statements."""
+    ksql: KsqlStatementProvider = dep.providers["ksql-statement"]  # type: ignore[assignment]
+    states = ksql.query_states([s.name for s in ksql.statements])
+    return [{"name": name, "job_id": None, "state": state, "current": True} for name, state in states.items()]
 
 
 def restart_failed(dep: Deployment) -> list[str]:

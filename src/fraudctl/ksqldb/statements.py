@@ -1,0 +1,170 @@
+"""The rendered ksqlDB pipeline as named statements, and what a change to one of them allows.
+Pure functions: nothing here talks to a server.
+
+What ksqlDB can change in place (see ../shared/REST-NOTES.md): `CREATE OR REPLACE` keeps a
+persistent query's committed offsets and accepts compatible changes (projection, filter) of a
+query with the same sources, grouping, window and partitioning; a source stream or table
+accepts new columns at the end. Anything else (a changed aggregation, join, window or key; any
+change to an INSERT INTO query, which has no OR REPLACE form) needs the query terminated and the
+object re-created, which reads again from a chosen offset: `plan` refuses it unless asked."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from fraudctl.validate.sql import split
+
+_CREATE = re.compile(
+    r"^CREATE\s+(?:OR\s+REPLACE\s+)?(STREAM|TABLE)\s+(?:IF\s+NOT\s+EXISTS\s+)?`?([A-Za-z_][A-Za-z0-9_]*)`?",
+    re.IGNORECASE,
+)
+_INSERT = re.compile(r"^INSERT\s+INTO\s+`?([A-Za-z_][A-Za-z0-9_]*)`?", re.IGNORECASE)
+_AS_SELECT = re.compile(r"\)\s*AS\s+SELECT\b|\bAS\s+SELECT\b", re.IGNORECASE)
+_SOURCES = re.compile(r"\b(?:FROM|JOIN)\s+`?([A-Za-z_][A-Za-z0-9_]*)`?", re.IGNORECASE)
+_CLAUSES = ("GROUP BY", "WINDOW", "PARTITION BY", "JOIN", "HAVING")
+
+SOURCE, QUERY, INSERT = "source", "query", "insert"
+
+
+class StatementError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Statement:
+    name: str  # the object it creates, or `insert:<target><-<sources>` for an INSERT INTO query
+    kind: str  # source | query (CREATE ... AS SELECT) | insert (INSERT INTO ... SELECT)
+    object_type: str  # STREAM | TABLE (for an insert: the target's type is not known here)
+    sql: str
+    sources: tuple[str, ...]
+    shape: str  # what must not change for CREATE OR REPLACE (sources, grouping, window, keys)
+    columns: tuple[str, ...]  # a source's declared columns, in order
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(normalize(self.sql).encode()).hexdigest()[:16]
+
+    def or_replace(self) -> str:
+        """The statement as `CREATE OR REPLACE` (without IF NOT EXISTS, which ksqlDB rejects with it)."""
+        text = re.sub(r"^CREATE\s+(OR\s+REPLACE\s+)?", "CREATE OR REPLACE ", self.sql, count=1, flags=re.IGNORECASE)
+        return re.sub(r"\s+IF\s+NOT\s+EXISTS\s+", " ", text, count=1, flags=re.IGNORECASE)
+
+
+def normalize(sql: str) -> str:
+    """Whitespace- and case-insensitive outside quotes, so reformatting is not a change."""
+    out = []
+    for part in re.split(r"('(?:[^']|'')*'|`[^`]*`)", sql):
+        out.append(part if part.startswith(("'", "`")) else re.sub(r"\s+", " ", part).upper())
+    return "".join(out).strip()
+
+
+def parse(sql: str) -> list[Statement]:
+    statements, rest = split(sql)
+    if rest and rest.strip():
+        raise StatementError(f"statement not terminated with ';': {rest.strip()[:60]!r}")
+    out: list[Statement] = []
+    seen: set[str] = set()
+    for st in statements:
+        text = st.text.strip()
+        upper = normalize(text)
+        if upper.startswith(("SET ", "UNSET ", "DEFINE ", "UNDEFINE ")):
+            continue  # session settings: sent with every statement's properties, not objects
+        created = _CREATE.match(text)
+        inserted = _INSERT.match(text)
+        if created:
+            object_type, name = created.group(1).upper(), created.group(2).lower()
+            query = bool(_AS_SELECT.search(text))
+            body = text[_AS_SELECT.search(text).end() :] if query else ""  # type: ignore[union-attr]
+            statement = Statement(
+                name,
+                QUERY if query else SOURCE,
+                object_type,
+                text,
+                _sources(body) if query else (),
+                _shape(body) if query else "",
+                () if query else _columns(text),
+            )
+        elif inserted:
+            target = inserted.group(1).lower()
+            body = text[inserted.end() :]
+            sources = _sources(body)
+            statement = Statement(f"insert:{target}<-{'+'.join(sources)}", INSERT, "", text, sources, _shape(body), ())
+        else:
+            raise StatementError(f"line {st.line}: not a statement the pipeline may hold: {text[:60]!r}")
+        if statement.name in seen:
+            raise StatementError(f"line {st.line}: {statement.name} is declared twice")
+        seen.add(statement.name)
+        out.append(statement)
+    return out
+
+
+def _sources(body: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(m.group(1).lower() for m in _SOURCES.finditer(body)))
+
+
+def _shape(body: str) -> str:
+    """The parts of a query that CREATE OR REPLACE cannot change, normalized."""
+    text = normalize(body)
+    parts = [f"SOURCES={','.join(_sources(body))}"]
+    for clause in _CLAUSES:
+        for match in re.finditer(
+            rf"\b{clause}\b(.*?)(?=\b(?:GROUP BY|WINDOW|PARTITION BY|HAVING|EMIT|WHERE)\b|$)", text
+        ):
+            parts.append(f"{clause}:{match.group(1).strip()}")
+    return " | ".join(parts)
+
+
+def _columns(text: str) -> tuple[str, ...]:
+    """A source's column definitions, in order (between the first parentheses)."""
+    start = text.find("(")
+    depth, buf, cols = 0, "", []
+    for ch in text[start + 1 :]:
+        if ch in "(<":
+            depth += 1
+        elif ch in ")>":
+            if depth == 0:
+                break
+            depth -= 1
+        if ch == "," and depth == 0:
+            cols.append(re.sub(r"\s+", " ", buf.strip()).upper())
+            buf = ""
+        else:
+            buf += ch
+    if buf.strip():
+        cols.append(re.sub(r"\s+", " ", buf.strip()).upper())
+    return tuple(cols)
+
+
+def change_allowed_in_place(old: Statement, new: Statement) -> str | None:
+    """None when `new` can replace `old` with CREATE OR REPLACE; otherwise why not."""
+    if old.kind != new.kind or old.object_type != new.object_type:
+        return f"it changes from a {old.kind} {old.object_type} to a {new.kind} {new.object_type}".replace("  ", " ")
+    if new.kind == INSERT:
+        return "an INSERT INTO query has no CREATE OR REPLACE form in ksqlDB"
+    if new.kind == SOURCE:
+        if new.columns[: len(old.columns)] != old.columns:
+            return "a source stream or table only accepts new columns at the end"
+        if _with_clause(old.sql) != _with_clause(new.sql):
+            return "its WITH properties (topic, formats, timestamps) change"
+        return None
+    if old.shape != new.shape:
+        return "its sources, join, grouping, window or partitioning change"
+    return None
+
+
+def _with_clause(sql: str) -> str:
+    match = re.search(r"\)\s*WITH\s*\((.*)\)\s*$", sql, re.IGNORECASE | re.DOTALL)
+    return normalize(match.group(1)) if match else ""
+
+
+def dependents(statements: list[Statement]) -> dict[str, set[str]]:
+    """Which statements read each object (for dropping in reverse dependency order)."""
+    readers: dict[str, set[str]] = {s.name: set() for s in statements}
+    by_object = {s.name: s for s in statements if s.kind != INSERT}
+    for s in statements:
+        for source in s.sources:
+            if source in by_object:
+                readers[source].add(s.name)
+    return readers

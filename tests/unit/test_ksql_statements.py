@@ -1,0 +1,120 @@
+"""The ksqlDB deploy logic that needs no server: statements named from the rendered pipeline,
+which changes ksqlDB can apply in place, what the plan refuses, and what it re-creates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from fraudctl.config.project import load_project
+from fraudctl.deploy.model import CREATE, DELETE, NOOP, REPLACE, UPDATE, Resource
+from fraudctl.deploy.providers.ksql_statements import KsqlPlanError, KsqlStatementProvider
+from fraudctl.ksqldb.client import KsqlClient
+from fraudctl.ksqldb.statements import INSERT, QUERY, SOURCE, change_allowed_in_place, normalize, parse
+from fraudctl.render.pipeline import render_sql, sql_context
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SQL = """
+CREATE STREAM IF NOT EXISTS tx (user_key STRING KEY, amount DOUBLE) WITH (KAFKA_TOPIC = 'tx', VALUE_FORMAT = 'JSON');
+CREATE TABLE IF NOT EXISTS counts AS SELECT user_key, COUNT(*) AS n FROM tx
+  WINDOW TUMBLING (SIZE 1 HOUR) GROUP BY user_key EMIT CHANGES;
+CREATE STREAM IF NOT EXISTS hits (user_key STRING KEY, n BIGINT) WITH (KAFKA_TOPIC = 'hits', VALUE_FORMAT = 'JSON');
+INSERT INTO hits SELECT user_key, amount AS n FROM tx WHERE amount > 1000 EMIT CHANGES;
+CREATE TABLE IF NOT EXISTS big AS SELECT user_key, n FROM counts WHERE n > 5 EMIT CHANGES;
+"""
+
+
+def _rendered(env: str = "docker") -> str:
+    project, problems = load_project(ROOT)
+    assert not problems
+    return render_sql(project, "ksql", sql_context(project, env))
+
+
+def test_the_rendered_pipeline_parses_into_named_statements() -> None:
+    statements = parse(_rendered())
+    names = [s.name for s in statements]
+    assert len(names) == len(set(names))
+    assert names[:3] == ["transactions", "blacklist", "detections"]
+    kinds = {s.name: s.kind for s in statements}
+    assert kinds["transactions"] == SOURCE and kinds["rapid_burst_counts"] == QUERY
+    assert kinds["insert:detections<-transactions+blacklist"] == INSERT
+    assert sum(1 for s in statements if s.kind == INSERT) == 5  # one per rule writes detections
+
+
+def test_normalize_ignores_layout_and_case_but_not_literals() -> None:
+    assert normalize("select  a\n from   t") == normalize("SELECT a FROM t")
+    assert normalize("SELECT 'x'") != normalize("SELECT 'X'")
+
+
+def test_or_replace_drops_if_not_exists() -> None:
+    [table] = [s for s in parse(SQL) if s.name == "big"]
+    assert table.or_replace().startswith("CREATE OR REPLACE TABLE big AS SELECT")
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "reason"),
+    [
+        ("big", ("n > 5", "n > 7"), None),  # a changed filter: in place
+        ("counts", ("SIZE 1 HOUR", "SIZE 2 HOURS"), "its sources, join, grouping, window or partitioning change"),
+        ("hits", ("n BIGINT)", "n BIGINT, extra STRING)"), None),  # a column added at the end: in place
+        ("hits", ("(user_key STRING KEY, n BIGINT)", "(user_key STRING KEY, m BIGINT)"), "only accepts new columns"),
+        ("insert:hits<-tx", ("amount > 1000", "amount > 2000"), "an INSERT INTO query has no CREATE OR REPLACE"),
+    ],
+)
+def test_which_changes_ksqldb_applies_in_place(name: str, edit: tuple[str, str], reason: str | None) -> None:
+    old = {s.name: s for s in parse(SQL)}[name]
+    new = {s.name: s for s in parse(SQL.replace(*edit))}[name]
+    result = change_allowed_in_place(old, new)
+    assert result is None if reason is None else (result is not None and reason in result)
+
+
+def _provider(sql: str, recreate_from: str | None = None) -> KsqlStatementProvider:
+    return KsqlStatementProvider(cast(KsqlClient, None), sql, recreate_from)  # plan() is pure
+
+
+def _state(sql: str) -> tuple[dict[str, Resource], dict[str, Any]]:
+    p = _provider(sql)
+    applied = p.desired()
+    return applied, {s.name: s for s in p.statements}
+
+
+def test_plan_updates_in_place_and_refuses_what_needs_recreation() -> None:
+    actual, recorded = _state(SQL)
+    p = _provider(SQL.replace("n > 5", "n > 7"))
+    p._recorded = recorded
+    changes = {c.name: c for c in p.plan(p.desired(), actual, set(actual), False)}
+    assert changes["big"].op == UPDATE and "CREATE OR REPLACE" in changes["big"].note
+    assert [c.key for c in changes["big"].fields] == ["checksum"]
+    assert {n for n, c in changes.items() if c.op == NOOP} == set(actual) - {"big"}
+
+    p = _provider(SQL.replace("amount > 1000", "amount > 2000"))
+    p._recorded = recorded
+    with pytest.raises(KsqlPlanError, match=r"insert:hits<-tx: an INSERT INTO query has no CREATE OR REPLACE"):
+        p.plan(p.desired(), actual, set(actual), False)
+
+
+def test_recreation_takes_every_reader_along_in_dependency_order() -> None:
+    actual, recorded = _state(SQL)
+    p = _provider(SQL.replace("SIZE 1 HOUR", "SIZE 2 HOURS"), recreate_from="earliest")
+    p._recorded = recorded
+    changes = p.plan(p.desired(), actual, set(actual), False)
+    replaced = [c.name for c in changes if c.op == REPLACE]
+    assert replaced == ["counts", "big"]  # big reads counts; file order creates counts first
+    assert all("reads again from the earliest offset" in c.note for c in changes if c.op == REPLACE)
+    assert p._recreate_names == {"counts", "big"}
+
+
+def test_new_statements_are_created_and_removed_ones_deleted_readers_first() -> None:
+    actual, recorded = _state(SQL)
+    smaller = SQL.split("INSERT INTO hits")[0]
+    p = _provider(smaller)
+    p._recorded = recorded
+    changes = p.plan(p.desired(), actual, set(actual), True)
+    deletes = [c.name for c in changes if c.op == DELETE]
+    assert deletes == ["insert:hits<-tx", "big"]  # the insert (a reader) goes before the table
+    p = _provider(SQL)
+    creates = [c.name for c in p.plan(p.desired(), {}, set(), False) if c.op == CREATE]
+    assert creates == ["tx", "counts", "hits", "insert:hits<-tx", "big"]

@@ -13,6 +13,7 @@ from fraudctl.cli.output import EXIT_ERROR, EXIT_OK, emit_json, err_console, fai
 from fraudctl.config.project import load_project
 from fraudctl.paths import repo_root
 from fraudctl.scenarios.flink_runner import FlinkScenarioRunner
+from fraudctl.scenarios.ksqldb_runner import KsqlScenarioRunner
 from fraudctl.scenarios.model import Scenario, ScenarioError, load_scenario
 
 DEFAULT_DIR = Path("tests") / "scenarios"
@@ -77,21 +78,24 @@ def run(paths: tuple[Path, ...], engine: str, env_name: str, concurrency: int, o
                 "The same scenarios run here with --engine flink.",
                 output,
             )
-        fail("the ksqlDB scenario runner is not built yet; use --engine flink", output)
     t0 = time.monotonic()
 
     def progress(name: str, state: str) -> None:
         err_console.print(f"  {name:<36} {state}", markup=False)
 
-    runner = FlinkScenarioRunner(
-        project,
-        env_name,
-        str(env["kafka"]["bootstrap_servers"]),
-        str(env["flink"]["sql_gateway_url"]),
-        str(env["flink"]["rest_url"]),
-        concurrency=concurrency,
-        progress=progress,
-    )
+    runner: FlinkScenarioRunner | KsqlScenarioRunner
+    if engine == "ksqldb":
+        runner = KsqlScenarioRunner(project, env_name, str(env["kafka"]["bootstrap_servers"]), url, progress=progress)
+    else:
+        runner = FlinkScenarioRunner(
+            project,
+            env_name,
+            str(env["kafka"]["bootstrap_servers"]),
+            str(env["flink"]["sql_gateway_url"]),
+            str(env["flink"]["rest_url"]),
+            concurrency=concurrency,
+            progress=progress,
+        )
     outcomes = runner.run(selected)
     passed = sum(o.passed for o in outcomes)
     if output == "json":

@@ -19,6 +19,7 @@ SCHEMAS = "schemas"
 TEMPLATES = "templates"
 POSTGRES = "postgres"
 SEARCH = "search"
+QUERIES = "ksql"  # the analysts' query library (ksql/queries/)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Project:
 
 
 # Everything `validate` and `render` read: enough to validate a copy of the repo elsewhere.
-DECLARATIONS = (ENVIRONMENTS, CONNECTORS, DETECTIONS, TOPICS, SCHEMAS, TEMPLATES, POSTGRES, SEARCH)
+DECLARATIONS = (ENVIRONMENTS, CONNECTORS, DETECTIONS, TOPICS, SCHEMAS, TEMPLATES, POSTGRES, SEARCH, QUERIES)
 
 
 def copy_declarations(src: Path, dest: Path) -> Path:

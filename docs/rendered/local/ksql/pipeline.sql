@@ -265,7 +265,7 @@ SELECT
   LATEST_BY_OFFSET(transaction_id) AS last_transaction_id,
   LATEST_BY_OFFSET(location) AS last_location,
   LATEST_BY_OFFSET(device_id) AS last_device_id,
-  LATEST_BY_OFFSET(`timestamp`) AS last_event_time
+  REPLACE(REPLACE(LATEST_BY_OFFSET(`timestamp`), 'T', ' '), 'Z', '') AS last_event_time  -- as Flink writes it
 FROM transactions
 GROUP BY user_key
 EMIT CHANGES;

@@ -34,9 +34,8 @@ def fraudctl(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[st
 
 
 @pytest.fixture(scope="module")
-def story(local_stack: Endpoints) -> dict[str, Any]:
-    applied = fraudctl("apply", "--env", "local", "--auto-approve", "--output", "json", timeout=600)
-    assert applied.returncode == 0, applied.stdout[-2000:] + applied.stderr[-2000:]
+def story(applied: Endpoints) -> dict[str, Any]:
+    local_stack = applied
     run = "q" + uuid.uuid4().hex[:8]
     a, b, bl = f"{run}-A", f"{run}-B", f"{run}-BL"
     with psycopg.connect(local_stack.pg_conninfo, autocommit=True) as conn:

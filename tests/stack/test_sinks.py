@@ -5,8 +5,6 @@ write goes to the sinks' dead-letter topic while the connectors keep running."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -61,20 +59,6 @@ def _wait(condition, seconds: float = 60) -> None:  # type: ignore[no-untyped-de
             return
         time.sleep(0.5)
     raise AssertionError("condition not met in time")
-
-
-@pytest.fixture(scope="module")
-def applied(local_stack: Endpoints) -> Endpoints:
-    res = subprocess.run(
-        [sys.executable, "-m", "fraudctl", "apply", "--env", "local", "--auto-approve", "-o", "json"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-        check=False,
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
-    return local_stack
 
 
 def test_postgres_upserts_by_alert_id_and_keeps_case_columns(applied: Endpoints) -> None:

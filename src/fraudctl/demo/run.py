@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from fraudctl.config.project import Project
+from fraudctl.config.targets import ALERTS, TRANSACTIONS, SinkTargets, TargetError, sink_targets
 from fraudctl.demo import sinks
 from fraudctl.demo.outcome import SeenAlert, score
 from fraudctl.demo.watch import TopicWatcher
@@ -24,7 +25,7 @@ from fraudctl.generate.send import Sender, SendStats
 from fraudctl.generate.traffic import RULE_KINDS, RuleParams, Traffic, generate
 from fraudctl.render.context import env_view, rule_views
 
-TRANSACTIONS, ALERTS, BLACKLIST = "transactions", "fraud-alerts", "blacklist"
+BLACKLIST = "blacklist"
 
 
 class DemoError(Exception):
@@ -51,33 +52,6 @@ class Observer:
 
 
 @dataclass
-class _Intents:
-    pg_table: str
-    search_index: str
-    raw_prefix: str  # the archive of every transaction
-    compliance_prefix: str  # the archive of alerts (suspicious events)
-
-
-def _intents(project: Project) -> _Intents:
-    found: dict[str, str] = {}
-    for doc in project.connectors:
-        value = doc.value or {}
-        kind, topics, target = value.get("kind"), value.get("topics") or [], value.get("target") or {}
-        if kind == "postgres-upsert" and ALERTS in topics:
-            found["pg_table"] = str(target["table"])
-        elif kind == "search-alerts" and ALERTS in topics:
-            found["search_index"] = str(target["index"])
-        elif kind == "s3-archive" and TRANSACTIONS in topics:
-            found["raw_prefix"] = str(target["prefix"])
-        elif kind == "s3-archive" and ALERTS in topics:
-            found["compliance_prefix"] = str(target["prefix"])
-    missing = sorted({"pg_table", "search_index", "raw_prefix", "compliance_prefix"} - set(found))
-    if missing:
-        raise DemoError(f"the demo checks every sink, but no connector declares: {', '.join(missing)}")
-    return _Intents(**found)
-
-
-@dataclass
 class Run:
     project: Project
     env_name: str
@@ -94,7 +68,10 @@ class Run:
         except ValueError as exc:
             raise DemoError(str(exc)) from exc
         kafka = kafka_admin_config(env)
-        intents = _intents(self.project)
+        try:
+            targets = sink_targets(self.project)
+        except TargetError as exc:
+            raise DemoError(f"the demo checks every sink: {exc}") from exc
         began = datetime.now(UTC)
         self._seed_blacklist(env, kafka, traffic)
         alerts_watch = TopicWatcher(kafka, ALERTS)
@@ -115,7 +92,7 @@ class Run:
             raise DemoError(f"sending traffic failed: {sender.error}")
         summary = score(traffic, seen, sender.stats.sent_at)
         summary["seconds_behind_schedule_max"] = round(sender.stats.behind_s, 2)
-        summary["sinks"] = self._sink_counts(env, intents, summary, began)
+        summary["sinks"] = self._sink_counts(env, targets, summary, began)
         summary["ok"] = (
             summary["rule_based_caught"] == summary["rule_based_injected"]
             and all(not c.get("error") for c in summary["sinks"].values())
@@ -185,7 +162,7 @@ class Run:
                     return
 
     def _sink_counts(
-        self, env: dict[str, Any], intents: _Intents, summary: dict[str, Any], began: datetime
+        self, env: dict[str, Any], targets: SinkTargets, summary: dict[str, Any], began: datetime
     ) -> dict[str, dict[str, Any]]:
         want_alerts, want_tx = summary["alerts"], summary["transactions_sent"]
         self.observer.on_step(
@@ -195,12 +172,12 @@ class Run:
         deadline = time.monotonic() + self.options.sinks_timeout_s
         while True:
             counts = {
-                "postgres": sinks.postgres_alerts(env, intents.pg_table, self.run_id),
-                "search": sinks.search_alerts(env, intents.search_index, self.run_id),
-                "s3": sinks.archived(env, intents.raw_prefix, TRANSACTIONS, self.run_id, began, datetime.now(UTC)),
+                "postgres": sinks.postgres_alerts(env, targets.alerts_table, self.run_id),
+                "search": sinks.search_alerts(env, targets.alerts_index, self.run_id),
+                "s3": sinks.archived(env, targets.raw_prefix, TRANSACTIONS, self.run_id, began, datetime.now(UTC)),
                 "compliance": sinks.archived(
                     env,
-                    intents.compliance_prefix,
+                    targets.compliance_prefix,
                     ALERTS,
                     self.run_id,
                     began,

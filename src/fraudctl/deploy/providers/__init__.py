@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from fraudctl.deploy import diff
 from fraudctl.deploy.model import Change, Resource
 from fraudctl.deploy.state import Record
 
@@ -26,3 +27,18 @@ class Provider(Protocol):
     def apply(self, change: Change) -> None: ...
 
     def wait(self, names: list[str], deadline: float, progress: Progress) -> list[str]: ...
+
+
+class ReadyWhenWritten:
+    """For kinds a service applies at once (DDL, templates, bucket rules): the plan is the plain
+    difference, and there is nothing to wait for after a write."""
+
+    kind: str
+
+    def plan(
+        self, desired: dict[str, Resource], actual: dict[str, Resource], managed: set[str], prune: bool
+    ) -> list[Change]:
+        return diff.compute(self.kind, desired, actual, managed, prune)
+
+    def wait(self, names: list[str], deadline: float, progress: Progress) -> list[str]:
+        return []

@@ -10,11 +10,11 @@ import psycopg
 
 from fraudctl.deploy import diff
 from fraudctl.deploy.model import CREATE, DELETE, ORPHAN, UPDATE, Change, Resource, checksum
-from fraudctl.deploy.providers import Progress
+from fraudctl.deploy.providers import ReadyWhenWritten
 from fraudctl.deploy.state import Record
 
 
-class PostgresDdlProvider:
+class PostgresDdlProvider(ReadyWhenWritten):
     kind = "postgres-ddl"
 
     def __init__(self, folder: Path, conninfo: str) -> None:
@@ -48,6 +48,3 @@ class PostgresDdlProvider:
             with psycopg.connect(self.conninfo, autocommit=False) as conn:
                 conn.execute(self.files[change.name])  # one transaction per file
             self.writes += 1
-
-    def wait(self, names: list[str], deadline: float, progress: Progress) -> list[str]:
-        return []

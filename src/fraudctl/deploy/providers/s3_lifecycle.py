@@ -10,9 +10,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from fraudctl.deploy import diff
 from fraudctl.deploy.model import CREATE, DELETE, UPDATE, Change, Resource
-from fraudctl.deploy.providers import Progress
+from fraudctl.deploy.providers import ReadyWhenWritten
 from fraudctl.deploy.state import Record
 from fraudctl.objectstore import s3_client
 from fraudctl.render.connectors import RenderedConnector
@@ -29,7 +28,7 @@ def retention_rules(connectors: list[RenderedConnector]) -> dict[str, dict[str, 
     return out
 
 
-class S3LifecycleProvider:
+class S3LifecycleProvider(ReadyWhenWritten):
     kind = "s3-lifecycle"
 
     def __init__(self, env: dict[str, Any], connectors: list[RenderedConnector]) -> None:
@@ -60,11 +59,6 @@ class S3LifecycleProvider:
                 out[name] = Resource(self.kind, name, spec)
         return out
 
-    def plan(
-        self, desired: dict[str, Resource], actual: dict[str, Resource], managed: set[str], prune: bool
-    ) -> list[Change]:
-        return diff.compute(self.kind, desired, actual, managed, prune)
-
     def apply(self, change: Change) -> None:
         rules = [r for r in self._read() if r.get("ID") != PREFIX + change.name]
         if change.op in (CREATE, UPDATE):
@@ -84,9 +78,6 @@ class S3LifecycleProvider:
         else:
             self.client.delete_bucket_lifecycle(Bucket=self.bucket)
         self.writes += 1
-
-    def wait(self, names: list[str], deadline: float, progress: Progress) -> list[str]:
-        return []
 
     def _read(self) -> list[dict[str, Any]]:
         try:

@@ -12,9 +12,8 @@ from typing import Any
 
 import requests
 
-from fraudctl.deploy import diff
 from fraudctl.deploy.model import CREATE, DELETE, UPDATE, Change, Resource, checksum
-from fraudctl.deploy.providers import Progress
+from fraudctl.deploy.providers import ReadyWhenWritten
 from fraudctl.deploy.state import Record
 
 MANAGED_BY = "fraudctl"
@@ -24,7 +23,7 @@ class SearchTemplateError(Exception):
     pass
 
 
-class SearchTemplateProvider:
+class SearchTemplateProvider(ReadyWhenWritten):
     kind = "search-template"
 
     def __init__(self, folder: Path, url: str, auth: tuple[str, str] | None) -> None:
@@ -52,11 +51,6 @@ class SearchTemplateProvider:
                 out[item["name"]] = Resource(self.kind, item["name"], {"checksum": meta.get("checksum")})
         return out
 
-    def plan(
-        self, desired: dict[str, Resource], actual: dict[str, Resource], managed: set[str], prune: bool
-    ) -> list[Change]:
-        return diff.compute(self.kind, desired, actual, managed, prune)
-
     def apply(self, change: Change) -> None:
         if change.op in (CREATE, UPDATE):
             body = dict(self.bodies[change.name])
@@ -65,9 +59,6 @@ class SearchTemplateProvider:
         elif change.op == DELETE:
             self._call("DELETE", f"/_index_template/{change.name}")
         self.writes += 1
-
-    def wait(self, names: list[str], deadline: float, progress: Progress) -> list[str]:
-        return []
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
         try:

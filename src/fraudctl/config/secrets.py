@@ -51,3 +51,16 @@ def resolve(value: str, environ: dict[str, str] | None = None) -> str:
     if match.group(1) not in source:
         raise KeyError(f"environment variable {match.group(1)} is not set (needed for {value})")
     return source[match.group(1)]
+
+
+def resolve_embedded(text: str, environ: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    """`text` with every embedded `${env:NAME}` reference resolved (SQL submitted to an engine),
+    and the values put in, so that a caller can mask them in any message it shows."""
+    values: list[str] = []
+
+    def one(match: re.Match[str]) -> str:
+        value = resolve(match.group(0), environ)
+        values.append(value)
+        return value
+
+    return re.sub(r"\$\{env:[^}]+\}", one, text), values

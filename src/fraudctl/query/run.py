@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from fraudctl.config.project import Project
-from fraudctl.config.secrets import resolve
+from fraudctl.config.secrets import resolve_embedded
 from fraudctl.flink.gateway import FlinkSession, GatewayError
 from fraudctl.query import guard
 from fraudctl.query.library import KSQL_DIR, Query, Sort
@@ -28,7 +27,6 @@ from fraudctl.render.pipeline import sql_context
 from fraudctl.validate.sql import split
 
 FLINK_TABLES = "flink/queries/_tables.sql.j2"
-_REFERENCE = re.compile(r"\$\{env:[^}]+\}")
 
 
 class QueryError(Exception):
@@ -93,15 +91,12 @@ def _flink(
     context = sql_context(project, env_name)
     env = context["env"]
     tables_text = jinja.render(project.templates, FLINK_TABLES, context)
-    secrets: list[str] = []
-
-    def _resolve(match: re.Match[str]) -> str:
-        value = resolve(match.group(0))
-        secrets.append(value)
-        return value
-
     # References are resolved only for this session, and never appear in any message.
-    tables = [_REFERENCE.sub(_resolve, s.text) for s in split(tables_text)[0]]
+    tables, secrets = [], []
+    for statement in split(tables_text)[0]:  # split first: a value may hold a ';'
+        text, values = resolve_embedded(statement.text)
+        tables.append(text)
+        secrets += values
     props = {
         "execution.runtime-mode": "streaming" if prepared.push else "batch",
         "table.local-time-zone": "UTC",

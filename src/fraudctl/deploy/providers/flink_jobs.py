@@ -9,13 +9,12 @@ resumes exactly where the old job stopped."""
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
 import requests
 
-from fraudctl.config.secrets import resolve
+from fraudctl.config.secrets import resolve_embedded
 from fraudctl.deploy import diff
 from fraudctl.deploy.model import CREATE, DELETE, REPLACE, UPDATE, Change, Resource, checksum
 from fraudctl.deploy.providers import Progress
@@ -123,7 +122,7 @@ class FlinkJobProvider:
                 {"execution.state-recovery.path": savepoint, "execution.state-recovery.ignore-unclaimed-state": "true"}
             )
         # ${env:NAME} references (for example SASL passwords) are resolved only here, at submission.
-        text = re.sub(r"\$\{env:[^}]+\}", lambda m: resolve(m.group(0)), self.sql)
+        text, _values = resolve_embedded(self.sql)
         try:
             with FlinkSession(self.gateway, props) as session:
                 job_id = session.submit_pipeline(text)

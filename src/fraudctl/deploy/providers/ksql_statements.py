@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fraudctl.deploy import diff
@@ -199,8 +200,6 @@ class KsqlStatementProvider:
         return states
 
     def wait(self, names: list[str], deadline: float, progress: Progress) -> list[str]:
-        import time
-
         while True:
             bad = {n: s for n, s in self.query_states(names).items() if s != "RUNNING"}
             if not bad:

@@ -92,9 +92,10 @@ def _flink(
     env = context["env"]
     tables_text = jinja.render(project.templates, FLINK_TABLES, context)
     # References are resolved only for this session, and never appear in any message.
-    tables, secrets = [], []
-    for statement in split(tables_text)[0]:  # split first: a value may hold a ';'
-        text, values = resolve_embedded(statement.text)
+    tables: list[str] = []
+    secrets: list[str] = []
+    for part in split(tables_text)[0]:  # split first: a value may hold a ';'
+        text, values = resolve_embedded(part.text)
         tables.append(text)
         secrets += values
     props = {

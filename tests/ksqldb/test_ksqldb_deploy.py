@@ -60,20 +60,21 @@ def test_pipeline_deploys_and_changes_the_way_ksqldb_allows(ksqldb: Ksql) -> Non
     assert {c.op for c in again.plan(desired, again.actual(desired, records), managed, False)} == {NOOP}
 
     filtered = KsqlStatementProvider(
-        KsqlClient(ksqldb.url), sql.replace("HAVING COUNT(*) >= 5", "HAVING COUNT(*) >= 6")
+        KsqlClient(ksqldb.url),
+        sql.replace("ARRAY_LENGTH(ARRAY_DISTINCT(h.entries)) >= 5", "ARRAY_LENGTH(ARRAY_DISTINCT(h.entries)) >= 6"),
     )
     desired = filtered.desired()
     changes = [c for c in filtered.plan(desired, filtered.actual(desired, records), managed, False) if c.op != NOOP]
-    assert [(c.name, c.op) for c in changes] == [("rapid_burst_counts", UPDATE)]
+    assert [(c.name, c.op) for c in changes] == [("rapid_burst_hits", UPDATE)]
     _apply(filtered, changes, records)
 
-    raised = sql.replace("t.amount > 1000", "t.amount > 1500")
+    raised = sql.replace("h.amount > 1000", "h.amount > 1500")
     refused = KsqlStatementProvider(KsqlClient(ksqldb.url), raised)
     with pytest.raises(KsqlPlanError, match="INSERT INTO query has no CREATE OR REPLACE"):
         refused.plan(refused.desired(), refused.actual(refused.desired(), records), managed, False)
     recreated = KsqlStatementProvider(KsqlClient(ksqldb.url), raised, recreate_from="latest")
     desired = recreated.desired()
     changes = [c for c in recreated.plan(desired, recreated.actual(desired, records), managed, False) if c.op != NOOP]
-    assert [(c.name, c.op) for c in changes] == [("insert:detections<-transactions", REPLACE)]
+    assert [(c.name, c.op) for c in changes] == [("insert:detections<-user_history_changes", REPLACE)]
     _apply(recreated, changes, records)
     assert recreated.wait([c.name for c in changes], time.monotonic() + 120, lambda *_: None) == []

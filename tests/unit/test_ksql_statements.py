@@ -12,7 +12,17 @@ from fraudctl.config.project import load_project
 from fraudctl.deploy.model import CREATE, DELETE, NOOP, REPLACE, UPDATE, Resource
 from fraudctl.deploy.providers.ksql_statements import KsqlPlanError, KsqlStatementProvider
 from fraudctl.ksqldb.client import KsqlClient
-from fraudctl.ksqldb.statements import INSERT, QUERY, SOURCE, change_allowed_in_place, normalize, parse
+from fraudctl.ksqldb.statements import (
+    INSERT,
+    QUERY,
+    SOURCE,
+    change_allowed_in_place,
+    dependents,
+    normalize,
+    parse,
+    settings,
+)
+from fraudctl.render.jinja import _ksql_duration
 from fraudctl.render.pipeline import render_sql, sql_context
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,9 +49,70 @@ def test_the_rendered_pipeline_parses_into_named_statements() -> None:
     assert len(names) == len(set(names))
     assert names[:3] == ["transactions", "blacklist", "detections"]
     kinds = {s.name: s.kind for s in statements}
-    assert kinds["transactions"] == SOURCE and kinds["rapid_burst_counts"] == QUERY
+    assert kinds["transactions"] == SOURCE and kinds["rapid_burst_hits"] == QUERY
     assert kinds["insert:detections<-transactions+blacklist"] == INSERT
     assert sum(1 for s in statements if s.kind == INSERT) == 5  # one per rule writes detections
+
+
+def test_a_table_change_stream_reads_the_query_that_writes_its_topic() -> None:
+    by_name = {s.name: s for s in parse(_rendered())}
+    assert by_name["user_history_changes"].sources == ("user_history",)
+    assert by_name["transactions_on_time"].sources == ("transactions_in_time",)
+    assert by_name["device_history_changes"].sources == ("device_history",)
+    assert dependents(list(by_name.values()))["user_history"] == {"user_history_changes"}
+
+
+class _Recorder:
+    """Stands in for the HTTP client to see what the provider would send; no server logic."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, str]]] = []
+
+    def execute(self, statement: str, properties: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        self.sent.append((statement, properties or {}))
+        return []
+
+
+def test_the_pipeline_settings_go_with_every_statement_and_are_not_statements() -> None:
+    sql = _rendered()
+    assert settings(sql) == {"ksql.streams.cache.max.bytes.buffering": "0"}
+    assert not any(s.sql.upper().startswith("SET") for s in parse(sql))
+    recorder = _Recorder()
+    provider = KsqlStatementProvider(cast(KsqlClient, recorder), sql)
+    for change in provider.plan(provider.desired(), {}, set(), False):
+        provider.apply(change)
+    assert len(recorder.sent) == len(provider.statements)
+    assert all(props["ksql.streams.cache.max.bytes.buffering"] == "0" for _, props in recorder.sent)
+    assert all(props["ksql.streams.auto.offset.reset"] == "earliest" for _, props in recorder.sent)
+
+
+def test_the_rules_are_rendered_per_row_from_the_same_parameters() -> None:
+    """The ksqlDB rendering of the rules the Flink one has: per-row sliding burst, the multiple of
+    the user's average, lateness as the windows' grace, all from the scenario's parameters."""
+    project, _ = load_project(ROOT)
+    params = {
+        "rapid_burst": {"min_count": 3, "window": "10s"},
+        "high_value": {"threshold": 700, "multiple": 4, "history": "2d"},
+        "new_device": {"lookback": "7d", "min_amount": 150},
+    }
+    sql = render_sql(project, "ksql", sql_context(project, "local", params))
+    assert "HOPPING" not in sql  # no window approximates the sliding one
+    assert "GENERATE_SERIES(3, " in sql and "[i - 2]" in sql and "- 10000 <= h.event_ms" in sql
+    assert "h.amount > 700" in sql and "h.amount * ARRAY_LENGTH(" in sql and "> 4 * REDUCE(" in sql
+    assert "h.event_ms - 172800000" in sql  # the average looks back two days
+    assert "d.amount >= 150" in sql and "d.event_ms - 604800000" in sql
+    lateness = sql_context(project, "local")["stream"]["allowed_lateness"]
+    assert f"GRACE PERIOD {_ksql_duration(lateness)}" in sql
+    by_name = {s.name: s for s in parse(sql)}
+    assert "WINDOW TUMBLING (SIZE 1 MILLISECOND" in by_name["transactions_in_time"].sql
+
+
+def test_the_edits_the_server_test_makes_exist_in_the_rendering() -> None:
+    """tests/ksqldb/test_ksqldb_deploy.py edits the docker rendering; an edit that matched nothing
+    would make that test pass vacuously where it runs."""
+    sql = _rendered("docker")
+    assert "ARRAY_LENGTH(ARRAY_DISTINCT(h.entries)) >= 5" in sql
+    assert "h.amount > 1000" in sql
 
 
 def test_normalize_ignores_layout_and_case_but_not_literals() -> None:

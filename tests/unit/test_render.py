@@ -84,7 +84,7 @@ def test_environment_thresholds_reach_the_sql() -> None:
     prod, _ = render_environment(project, "prod")
     assert "WHERE t.amount > 2000" in staging.files["flink/pipeline.sql"]
     assert "WHERE t.amount > 5000" in prod.files["flink/pipeline.sql"]
-    assert "WHERE t.amount > 5000" in prod.files["ksql/pipeline.sql"]
+    assert "(h.amount > 5000" in prod.files["ksql/pipeline.sql"]
     topics = {t["name"]: t for t in json.loads(prod.files["topics.json"])}
     assert topics["transactions"]["partitions"] == 24 and topics["transactions"]["replication"] == 3
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fraudctl.validate.sql import split
 
@@ -24,6 +24,8 @@ _INSERT = re.compile(r"^INSERT\s+INTO\s+`?([A-Za-z_][A-Za-z0-9_]*)`?", re.IGNORE
 _AS_SELECT = re.compile(r"\)\s*AS\s+SELECT\b|\bAS\s+SELECT\b", re.IGNORECASE)
 _SOURCES = re.compile(r"\b(?:FROM|JOIN)\s+`?([A-Za-z_][A-Za-z0-9_]*)`?", re.IGNORECASE)
 _CLAUSES = ("GROUP BY", "WINDOW", "PARTITION BY", "JOIN", "HAVING")
+_TOPIC = re.compile(r"\bKAFKA_TOPIC\s*=\s*'([^']+)'", re.IGNORECASE)
+_SET = re.compile(r"^SET\s+'([^']+)'\s*=\s*'([^']*)'$", re.IGNORECASE | re.DOTALL)
 
 SOURCE, QUERY, INSERT = "source", "query", "insert"
 
@@ -97,6 +99,33 @@ def parse(sql: str) -> list[Statement]:
             raise StatementError(f"line {st.line}: {statement.name} is declared twice")
         seen.add(statement.name)
         out.append(statement)
+    return _topic_readers(out)
+
+
+def _topic_readers(statements: list[Statement]) -> list[Statement]:
+    """A source declared over the topic a query writes (a table's change stream) reads that query:
+    ksqlDB does not know it, but re-creating or dropping must treat it as a reader."""
+    writers: dict[str, str] = {}
+    out = []
+    for s in statements:
+        topic = _TOPIC.search(s.sql)
+        if topic and s.kind == QUERY:
+            writers[topic.group(1)] = s.name
+        elif topic and s.kind == SOURCE and topic.group(1) in writers:
+            s = replace(s, sources=(writers[topic.group(1)],))
+        out.append(s)
+    return out
+
+
+def settings(sql: str) -> dict[str, str]:
+    """The pipeline's `SET 'property' = 'value';` lines. The REST API keeps no session between
+    requests, so these are sent as properties with every statement (not run as statements)."""
+    statements, _ = split(sql)
+    out: dict[str, str] = {}
+    for st in statements:
+        match = _SET.match(st.text.strip().rstrip(";").strip())
+        if match:
+            out[match.group(1)] = match.group(2)
     return out
 
 

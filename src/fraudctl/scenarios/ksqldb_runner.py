@@ -6,9 +6,9 @@ statements (with the scenario's parameters and topic names) are created reading 
 offset, and the detections topic is read until it has been quiet for `settle_s`. Then every query
 is terminated and every object dropped, with the topics the queries created, before the next.
 
-ksqlDB has no bounded run: "quiet for a while" stands for "done". Hopping windows repeat an alert
-in several windows; alerts are compared by (rule, user, transaction) after de-duplication by
-alert_id, as the sinks upsert them."""
+ksqlDB has no bounded run: "quiet for a while" stands for "done". A transaction that arrives out
+of order can repeat a rapid_burst hit of a later one; alerts are compared by (rule, user,
+transaction) after de-duplication by alert_id, as the sinks upsert them."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from fraudctl.config.project import Project
 from fraudctl.ksqldb.client import KsqlClient, KsqlError
-from fraudctl.ksqldb.statements import INSERT, QUERY, parse
+from fraudctl.ksqldb.statements import INSERT, QUERY, parse, settings
 from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
 from fraudctl.scenarios.flink_runner import Outcome, compare
 from fraudctl.scenarios.model import Alert, Scenario
@@ -70,9 +70,11 @@ class KsqlScenarioRunner:
             context = sql_context(self.project, self.env_name, sc.params)
             for name, topic in topics.items():
                 context["topics"][name] = {**context["topics"][name], "name": topic}
-            statements = parse(render_sql(self.project, "ksql", context))
+            sql = render_sql(self.project, "ksql", context)
+            statements = parse(sql)
+            properties = {**settings(sql), "ksql.streams.auto.offset.reset": "earliest"}
             for statement in statements:
-                self.client.execute(statement.sql, {"ksql.streams.auto.offset.reset": "earliest"})
+                self.client.execute(statement.sql, properties)
             produced = self._read_until_quiet(topics["detections"])
             outcome.missing, outcome.unexpected = compare(Counter(sc.expected), produced)
             outcome.passed = not outcome.missing and not outcome.unexpected

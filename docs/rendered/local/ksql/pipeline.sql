@@ -3,6 +3,10 @@
 -- Event time is the `timestamp` field (RFC 3339, UTC); windows keep an explicit GRACE PERIOD of
 -- 5s for out-of-order rows.
 
+-- Every change of an aggregate must be a row (a per-transaction evaluation must not be collapsed by
+-- Kafka Streams' record cache): fraudctl sends this setting with every statement.
+SET 'ksql.streams.cache.max.bytes.buffering' = '0';
+
 CREATE STREAM IF NOT EXISTS transactions (
   user_key STRING KEY,
   transaction_id STRING,
@@ -56,63 +60,117 @@ CREATE STREAM IF NOT EXISTS detections (
   VALUE_FORMAT = 'JSON'
 );
 
-
--- FR-001 rapid_burst: at least 5 transactions by one user within 60s.
--- ksqlDB has no per-row sliding window: a hopping window advancing by a tenth of its size
--- approximates it, emitting on each change; alert_id is per transaction, so sinks upsert repeats.
-CREATE TABLE IF NOT EXISTS rapid_burst_counts WITH (KAFKA_TOPIC = 'fraud_rapid_burst_counts', VALUE_FORMAT = 'JSON') AS
+-- Allowed lateness (5s), applied as Flink's watermark applies it: a transaction
+-- whose event time is older than the newest its partition has delivered, minus the lateness, is late and
+-- dropped. Kafka Streams applies that rule to windowed aggregations (GRACE PERIOD against the partition's
+-- stream time), so every transaction passes a 1 ms tumbling window per user; the window's change rows are
+-- the transactions in time. (The record cache is off, SET above: every change is a row.)
+CREATE TABLE IF NOT EXISTS transactions_in_time WITH (KAFKA_TOPIC = 'fraud_transactions_in_time', VALUE_FORMAT = 'JSON') AS
 SELECT
-  user_id,
-  COUNT(*) AS txn_count,
-  COLLECT_LIST(transaction_id) AS txn_ids,
-  LATEST_BY_OFFSET(transaction_id) AS last_transaction_id,
-  LATEST_BY_OFFSET(amount) AS last_amount,
-  LATEST_BY_OFFSET(currency) AS last_currency,
-  LATEST_BY_OFFSET(location) AS last_location,
-  LATEST_BY_OFFSET(`timestamp`) AS last_timestamp,
-  AS_VALUE(user_id) AS user_value,
-  WINDOWSTART AS window_start,
-  WINDOWEND AS window_end
+  user_key,
+  LATEST_BY_OFFSET(transaction_id, false) AS transaction_id,
+  LATEST_BY_OFFSET(user_id, false) AS user_id,
+  LATEST_BY_OFFSET(CAST(amount AS DOUBLE), false) AS amount,
+  LATEST_BY_OFFSET(currency, false) AS currency,
+  LATEST_BY_OFFSET(`timestamp`, false) AS `timestamp`,
+  LATEST_BY_OFFSET(location, false) AS location,
+  LATEST_BY_OFFSET(device_id, false) AS device_id,
+  LATEST_BY_OFFSET(ROWTIME, false) AS event_ms
 FROM transactions
-WINDOW HOPPING (SIZE 1 MINUTES, ADVANCE BY 6 SECONDS,
-                RETENTION 86520 SECONDS, GRACE PERIOD 5 SECONDS)
-GROUP BY user_id
-HAVING COUNT(*) >= 5
+WINDOW TUMBLING (SIZE 1 MILLISECOND, RETENTION 65 SECONDS,
+                 GRACE PERIOD 5 SECONDS)
+GROUP BY user_key
 EMIT CHANGES;
 
-CREATE STREAM IF NOT EXISTS rapid_burst_changes (
-  user_id STRING KEY,
-  txn_count BIGINT,
-  txn_ids ARRAY<STRING>,
-  last_transaction_id STRING,
-  last_amount DECIMAL(18, 2),
-  last_currency STRING,
-  last_location STRING,
-  last_timestamp STRING,
-  user_value STRING,
-  window_start BIGINT,
-  window_end BIGINT
-) WITH (KAFKA_TOPIC = 'fraud_rapid_burst_counts', VALUE_FORMAT = 'JSON', WINDOW_TYPE = 'HOPPING',
-        WINDOW_SIZE = '1 MINUTES');
+CREATE STREAM IF NOT EXISTS transactions_on_time (
+  user_key STRING KEY,
+  transaction_id STRING,
+  user_id STRING,
+  amount DOUBLE,
+  currency STRING,
+  `timestamp` STRING,
+  location STRING,
+  device_id STRING,
+  event_ms BIGINT
+) WITH (KAFKA_TOPIC = 'fraud_transactions_in_time', VALUE_FORMAT = 'JSON', WINDOW_TYPE = 'TUMBLING',
+        WINDOW_SIZE = '1 MILLISECOND', TIMESTAMP = 'event_ms');
+
+-- Each user's latest 50 transactions in time (arrival order), with the newest one's columns:
+-- each change row is one transaction seen with the history it arrived into. Rules that look back
+-- (rapid_burst, high_value) read these rows, so they fire on the transaction itself, not at a window's end.
+CREATE TABLE IF NOT EXISTS user_history WITH (KAFKA_TOPIC = 'fraud_user_history', VALUE_FORMAT = 'JSON') AS
+SELECT
+  user_key,
+  LATEST_BY_OFFSET(CONCAT(LPAD(CAST(event_ms AS STRING), 15, '0'), CHR(31), transaction_id, CHR(31), CAST(amount AS STRING), CHR(31),
+         COALESCE(currency, ''), CHR(31), COALESCE(location, ''), CHR(31), COALESCE(`timestamp`, ''), CHR(31),
+         COALESCE(device_id, '')), 50, false) AS entries,
+  LATEST_BY_OFFSET(transaction_id, false) AS transaction_id,
+  LATEST_BY_OFFSET(user_id, false) AS user_id,
+  LATEST_BY_OFFSET(amount, false) AS amount,
+  LATEST_BY_OFFSET(currency, false) AS currency,
+  LATEST_BY_OFFSET(`timestamp`, false) AS `timestamp`,
+  LATEST_BY_OFFSET(location, false) AS location,
+  LATEST_BY_OFFSET(event_ms, false) AS event_ms
+FROM transactions_on_time
+GROUP BY user_key
+EMIT CHANGES;
+
+CREATE STREAM IF NOT EXISTS user_history_changes (
+  user_key STRING KEY,
+  entries ARRAY<STRING>,
+  transaction_id STRING,
+  user_id STRING,
+  amount DOUBLE,
+  currency STRING,
+  `timestamp` STRING,
+  location STRING,
+  event_ms BIGINT
+) WITH (KAFKA_TOPIC = 'fraud_user_history', VALUE_FORMAT = 'JSON', TIMESTAMP = 'event_ms');
+
+
+
+-- FR-001 rapid_burst: at least 5 transactions by one user within 60s (sliding, per row).
+-- On each transaction r, the user's history (distinct, sorted by event time) is searched for every
+-- transaction e whose window holds r (e at or after r, at most 60s later) and that has
+-- 5 transactions in its window: the one 4 places before e is at most 60s older.
+-- Usually e is r itself; e is later than r when r arrived out of order, which is what Flink's
+-- event-time order gives. A repeat of an earlier hit has the same alert_id (sinks upsert).
+CREATE STREAM IF NOT EXISTS rapid_burst_hits WITH (KAFKA_TOPIC = 'fraud_rapid_burst_hits', VALUE_FORMAT = 'JSON') AS
+SELECT
+  h.user_key AS user_key,
+  h.user_id AS user_id,
+  EXPLODE(FILTER(
+    TRANSFORM(GENERATE_SERIES(5, ARRAY_LENGTH(ARRAY_SORT(ARRAY_DISTINCT(h.entries)))), i =>
+      CASE WHEN CAST(SUBSTRING(ARRAY_SORT(ARRAY_DISTINCT(h.entries))[i], 1, 15) AS BIGINT) >= h.event_ms
+            AND CAST(SUBSTRING(ARRAY_SORT(ARRAY_DISTINCT(h.entries))[i], 1, 15) AS BIGINT) - 60000 <= h.event_ms
+            AND CAST(SUBSTRING(ARRAY_SORT(ARRAY_DISTINCT(h.entries))[i - 4], 1, 15) AS BIGINT) >= CAST(SUBSTRING(ARRAY_SORT(ARRAY_DISTINCT(h.entries))[i], 1, 15) AS BIGINT) - 60000
+           THEN CONCAT(ARRAY_SORT(ARRAY_DISTINCT(h.entries))[i], CHR(30), ARRAY_JOIN(SLICE(ARRAY_SORT(ARRAY_DISTINCT(h.entries)), i - 4, i), CHR(30)))
+           ELSE '' END),
+    y => y <> '')) AS hit
+FROM user_history_changes h
+WHERE ARRAY_LENGTH(FILTER(h.entries, x => SPLIT(x, CHR(31))[2] = h.transaction_id)) = 1
+  AND ARRAY_LENGTH(ARRAY_DISTINCT(h.entries)) >= 5
+EMIT CHANGES;
 
 INSERT INTO detections
 SELECT
-  c.user_value AS user_key,
-  CONCAT('rapid_burst:', c.last_transaction_id) AS alert_id,
+  r.user_key AS user_key,
+  CONCAT('rapid_burst', ':', SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[2]) AS alert_id,
   'rapid_burst' AS rule,
   'FR-001' AS rule_id,
   'medium' AS severity,
-  c.user_value AS user_id,
-  c.last_transaction_id AS transaction_id,
-  c.last_amount AS amount,
-  c.last_currency AS currency,
-  c.last_location AS location,
-  c.last_timestamp AS event_time,
-  c.window_start AS window_start,
-  c.window_end AS window_end,
-  CONCAT('{"count":', CAST(c.txn_count AS STRING), '}') AS evidence
-FROM rapid_burst_changes c
-PARTITION BY c.user_value
+  r.user_id AS user_id,
+  SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[2] AS transaction_id,
+  CAST(SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[3] AS DECIMAL(18, 2)) AS amount,
+  SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[4] AS currency,
+  SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[5] AS location,
+  SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[6] AS event_time,
+  CAST(SUBSTRING(SPLIT(r.hit, CHR(30))[1], 1, 15) AS BIGINT) - 60000 AS window_start,
+  CAST(SUBSTRING(SPLIT(r.hit, CHR(30))[1], 1, 15) AS BIGINT) AS window_end,
+  CONCAT('{"count_at_least":5,"transaction_ids":"',
+         ARRAY_JOIN(TRANSFORM(SLICE(SPLIT(r.hit, CHR(30)), 2, 6), x => SPLIT(x, CHR(31))[2]), ','),
+         '"}') AS evidence
+FROM rapid_burst_hits r
 EMIT CHANGES;
 
 
@@ -136,14 +194,14 @@ CREATE STREAM IF NOT EXISTS transactions_earlier (
 
 INSERT INTO detections
 SELECT
-  b.user_id AS user_key,
+  b.user_key AS user_key,
   CONCAT('location_mismatch', ':', b.transaction_id) AS alert_id,
   'location_mismatch' AS rule,
   'FR-002' AS rule_id,
   'high' AS severity,
   b.user_id AS user_id,
   b.transaction_id AS transaction_id,
-  b.amount AS amount,
+  CAST(b.amount AS DECIMAL(18, 2)) AS amount,
   b.currency AS currency,
   b.location AS location,
   b.`timestamp` AS event_time,
@@ -162,27 +220,30 @@ EMIT CHANGES;
 
 
 
--- FR-003 high_value: amount above 1000. (The "multiple of the user's
--- average" half needs per-row history, which ksqlDB offers only through a stream-table join on an
--- aggregate that already includes the row; it is rendered on Flink only.)
+-- FR-003 high_value: amount above 1000, or above 5x the user's average over 30d
+-- (the transactions of the user's history up to this one's event time, itself excluded).
 INSERT INTO detections
 SELECT
-  t.user_id AS user_key,
-  CONCAT('high_value', ':', t.transaction_id) AS alert_id,
+  h.user_key AS user_key,
+  CONCAT('high_value', ':', h.transaction_id) AS alert_id,
   'high_value' AS rule,
   'FR-003' AS rule_id,
   'medium' AS severity,
-  t.user_id AS user_id,
-  t.transaction_id AS transaction_id,
-  t.amount AS amount,
-  t.currency AS currency,
-  t.location AS location,
-  t.`timestamp` AS event_time,
-  t.ROWTIME AS window_start,
-  t.ROWTIME AS window_end,
-  CONCAT('{"threshold":', '1000', '}') AS evidence
-FROM transactions t
-WHERE t.amount > 1000
+  h.user_id AS user_id,
+  h.transaction_id AS transaction_id,
+  CAST(h.amount AS DECIMAL(18, 2)) AS amount,
+  h.currency AS currency,
+  h.location AS location,
+  h.`timestamp` AS event_time,
+  h.event_ms - 2592000000 AS window_start,
+  h.event_ms AS window_end,
+  CONCAT('{"previous_count":', CAST(ARRAY_LENGTH(FILTER(ARRAY_DISTINCT(h.entries), x => SPLIT(x, CHR(31))[2] <> h.transaction_id AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) <= h.event_ms AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) >= h.event_ms - 2592000000)) AS STRING),
+         ',"previous_total":', CAST(REDUCE(FILTER(ARRAY_DISTINCT(h.entries), x => SPLIT(x, CHR(31))[2] <> h.transaction_id AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) <= h.event_ms AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) >= h.event_ms - 2592000000), CAST(0 AS DOUBLE), (s, x) => s + CAST(SPLIT(x, CHR(31))[3] AS DOUBLE)) AS STRING), '}') AS evidence
+FROM user_history_changes h
+WHERE ARRAY_LENGTH(FILTER(h.entries, x => SPLIT(x, CHR(31))[2] = h.transaction_id)) = 1
+  AND (h.amount > 1000
+       OR (ARRAY_LENGTH(FILTER(ARRAY_DISTINCT(h.entries), x => SPLIT(x, CHR(31))[2] <> h.transaction_id AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) <= h.event_ms AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) >= h.event_ms - 2592000000)) > 0
+           AND h.amount * ARRAY_LENGTH(FILTER(ARRAY_DISTINCT(h.entries), x => SPLIT(x, CHR(31))[2] <> h.transaction_id AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) <= h.event_ms AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) >= h.event_ms - 2592000000)) > 5 * REDUCE(FILTER(ARRAY_DISTINCT(h.entries), x => SPLIT(x, CHR(31))[2] <> h.transaction_id AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) <= h.event_ms AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) >= h.event_ms - 2592000000), CAST(0 AS DOUBLE), (s, x) => s + CAST(SPLIT(x, CHR(31))[3] AS DOUBLE))))
 EMIT CHANGES;
 
 
@@ -192,14 +253,14 @@ EMIT CHANGES;
 
 INSERT INTO detections
 SELECT
-  t.user_id AS user_key,
+  t.user_key AS user_key,
   CONCAT('blacklisted_account', ':', t.transaction_id) AS alert_id,
   'blacklisted_account' AS rule,
   'FR-004' AS rule_id,
   'critical' AS severity,
   t.user_id AS user_id,
   t.transaction_id AS transaction_id,
-  t.amount AS amount,
+  CAST(t.amount AS DECIMAL(18, 2)) AS amount,
   t.currency AS currency,
   t.location AS location,
   t.`timestamp` AS event_time,
@@ -212,43 +273,65 @@ EMIT CHANGES;
 
 
 
--- FR-005 new_device: a device the user has not used within 30d, amount at least 200.
--- The last use of each (user, device) is a table; a transaction whose pair is absent, or last seen
--- longer ago than the look-back, is new. Both sides are keyed by the same user|device string.
-CREATE STREAM IF NOT EXISTS transactions_by_device WITH (KAFKA_TOPIC = 'fraud_transactions_by_device', VALUE_FORMAT = 'JSON') AS
-SELECT CONCAT(user_id, '|', device_id) AS user_device, *
-FROM transactions
+-- FR-005 new_device: a device the user has not used within 30d, on an amount of at least 200.
+-- Each (user, device) pair keeps its latest uses in time; a transaction is on a new device when no other
+-- use of the pair lies within the look-back before it. One table per pair, so the look-back holds
+-- however many other transactions the user made meanwhile.
+CREATE TABLE IF NOT EXISTS device_history WITH (KAFKA_TOPIC = 'fraud_device_history', VALUE_FORMAT = 'JSON') AS
+SELECT
+  CONCAT(user_key, CHR(31), device_id) AS user_device,
+  LATEST_BY_OFFSET(CONCAT(LPAD(CAST(event_ms AS STRING), 15, '0'), CHR(31), transaction_id, CHR(31), CAST(amount AS STRING), CHR(31),
+         COALESCE(currency, ''), CHR(31), COALESCE(location, ''), CHR(31), COALESCE(`timestamp`, ''), CHR(31),
+         COALESCE(device_id, '')), 8, false) AS uses,
+  LATEST_BY_OFFSET(transaction_id, false) AS transaction_id,
+  LATEST_BY_OFFSET(user_id, false) AS user_id,
+  LATEST_BY_OFFSET(amount, false) AS amount,
+  LATEST_BY_OFFSET(currency, false) AS currency,
+  LATEST_BY_OFFSET(`timestamp`, false) AS `timestamp`,
+  LATEST_BY_OFFSET(location, false) AS location,
+  LATEST_BY_OFFSET(device_id, false) AS device_id,
+  LATEST_BY_OFFSET(event_ms, false) AS event_ms
+FROM transactions_on_time
 WHERE device_id IS NOT NULL
-PARTITION BY CONCAT(user_id, '|', device_id)
+GROUP BY CONCAT(user_key, CHR(31), device_id)
 EMIT CHANGES;
 
-CREATE TABLE IF NOT EXISTS device_last_seen WITH (KAFKA_TOPIC = 'fraud_device_last_seen', VALUE_FORMAT = 'JSON') AS
-SELECT user_device, MAX(ROWTIME) AS last_seen
-FROM transactions_by_device
-GROUP BY user_device
-EMIT CHANGES;
+CREATE STREAM IF NOT EXISTS device_history_changes (
+  user_device STRING KEY,
+  uses ARRAY<STRING>,
+  transaction_id STRING,
+  user_id STRING,
+  amount DOUBLE,
+  currency STRING,
+  `timestamp` STRING,
+  location STRING,
+  device_id STRING,
+  event_ms BIGINT
+) WITH (KAFKA_TOPIC = 'fraud_device_history', VALUE_FORMAT = 'JSON', TIMESTAMP = 'event_ms');
 
 INSERT INTO detections
 SELECT
-  t.user_id AS user_key,
-  CONCAT('new_device', ':', t.transaction_id) AS alert_id,
+  d.user_id AS user_key,
+  CONCAT('new_device', ':', d.transaction_id) AS alert_id,
   'new_device' AS rule,
   'FR-005' AS rule_id,
   'medium' AS severity,
-  t.user_id AS user_id,
-  t.transaction_id AS transaction_id,
-  t.amount AS amount,
-  t.currency AS currency,
-  t.location AS location,
-  t.`timestamp` AS event_time,
-  t.ROWTIME - 2592000000 AS window_start,
-  t.ROWTIME AS window_end,
-  CONCAT('{"device_id":"', t.device_id, '"}') AS evidence
-FROM transactions_by_device t
-LEFT JOIN device_last_seen d ON t.user_device = d.user_device
-WHERE t.amount >= 200
-  AND (d.last_seen IS NULL OR t.ROWTIME - d.last_seen > 2592000000)
-PARTITION BY t.user_id
+  AS_VALUE(d.user_id) AS user_id,
+  d.transaction_id AS transaction_id,
+  CAST(d.amount AS DECIMAL(18, 2)) AS amount,
+  d.currency AS currency,
+  d.location AS location,
+  d.`timestamp` AS event_time,
+  d.event_ms - 2592000000 AS window_start,
+  d.event_ms AS window_end,
+  CONCAT('{"device_id":"', d.device_id, '"}') AS evidence
+FROM device_history_changes d
+WHERE d.amount >= 200
+  AND ARRAY_LENGTH(FILTER(d.uses, x => SPLIT(x, CHR(31))[2] = d.transaction_id)) = 1
+  AND ARRAY_LENGTH(FILTER(d.uses, x => SPLIT(x, CHR(31))[2] <> d.transaction_id
+                                      AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) <= d.event_ms
+                                      AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) >= d.event_ms - 2592000000)) = 0
+PARTITION BY d.user_id
 EMIT CHANGES;
 
 

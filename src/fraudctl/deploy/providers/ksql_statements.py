@@ -21,7 +21,7 @@ from fraudctl.deploy.model import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change,
 from fraudctl.deploy.providers import Progress
 from fraudctl.deploy.state import Record
 from fraudctl.ksqldb.client import KsqlClient
-from fraudctl.ksqldb.statements import INSERT, QUERY, Statement, change_allowed_in_place, normalize, parse
+from fraudctl.ksqldb.statements import INSERT, QUERY, Statement, change_allowed_in_place, normalize, parse, settings
 
 OFFSET_PROPERTY = "ksql.streams.auto.offset.reset"
 
@@ -36,6 +36,7 @@ class KsqlStatementProvider:
     def __init__(self, client: KsqlClient, sql: str, recreate_from: str | None = None) -> None:
         self.client = client
         self.statements = parse(sql)
+        self.settings = settings(sql)  # the pipeline's SET lines, sent with every query it creates
         self.by_name = {s.name: s for s in self.statements}
         self.recreate_from = recreate_from
         self.writes = 0
@@ -151,12 +152,13 @@ class KsqlStatementProvider:
 
     def apply(self, change: Change) -> None:
         if change.op == CREATE:
-            self.client.execute(self.by_name[change.name].sql, {OFFSET_PROPERTY: "earliest"})
+            self.client.execute(self.by_name[change.name].sql, {**self.settings, OFFSET_PROPERTY: "earliest"})
         elif change.op == UPDATE:
-            self.client.execute(self.by_name[change.name].or_replace())
+            self.client.execute(self.by_name[change.name].or_replace(), self.settings)
         elif change.op == REPLACE:
             self._drop_for_recreate()
-            self.client.execute(self.by_name[change.name].sql, {OFFSET_PROPERTY: str(self.recreate_from)})
+            offset = str(self.recreate_from)
+            self.client.execute(self.by_name[change.name].sql, {**self.settings, OFFSET_PROPERTY: offset})
         elif change.op == DELETE:
             self._drop(self._recorded[change.name])
         elif change.op == NOOP:

@@ -57,6 +57,15 @@ def test_unknown_environment_lists_the_known_ones() -> None:
         load_environment("nope")
 
 
+def test_an_environment_file_is_read_as_validate_reads_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`local up` refuses what `validate` refuses, with the file and line: a key given twice."""
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments/twice.yaml").write_text("engine: flink\nkafka:\n  a: 1\nengine: ksqldb\n")
+    monkeypatch.setenv("FRAUDCTL_HOME", str(tmp_path))
+    with pytest.raises(EnvironmentError_, match=r"environments/twice.yaml:4.*engine"):
+        load_environment("twice")
+
+
 def test_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
     path = tmp_path / "secrets.env"
     first = secrets.load_or_create(path)

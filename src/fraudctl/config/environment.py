@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import yaml
-
+from fraudctl.config.source import SourceError, load_yaml
 from fraudctl.paths import repo_root
 
 
@@ -63,10 +62,12 @@ def load_environment(name: str) -> Environment:
     if not path.is_file():
         known = ", ".join(known_environments()) or "none"
         raise EnvironmentError_(f"unknown environment {name!r} (known: {known})")
+    # The same reader as the project's (line numbers, duplicate keys refused), so `local up` and
+    # `validate` agree on what an environment file says.
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise EnvironmentError_(f"{path}: not valid YAML: {exc}") from exc
+        raw = load_yaml(path, f"environments/{name}.yaml").value or {}
+    except SourceError as exc:
+        raise EnvironmentError_(str(exc)) from exc
     if not isinstance(raw, dict):
         raise EnvironmentError_(f"{path}: expected a mapping at the top level")
     return Environment(name=name, path=path, raw=raw)

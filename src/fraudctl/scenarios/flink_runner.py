@@ -146,16 +146,8 @@ class FlinkScenarioRunner:
     def _load(self, run: _Run) -> None:
         sc = run.outcome.scenario
         producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "enable.idempotence": True})
-        # Reference data exists "before" every transaction: its record time precedes the first event,
-        # so the event-time join sees it as of each transaction's time.
-        ref_time = sc.first_event_ms() - 86_400_000
-        for user in sc.blacklist:
-            producer.produce(
-                run.topics["blacklist"],
-                key=user,
-                timestamp=ref_time,
-                value=json.dumps({"user_id": user, "reason": "scenario", "added_at": None}),
-            )
+        for user, value, record_time in sc.blacklist_records():
+            producer.produce(run.topics["blacklist"], key=user, timestamp=record_time, value=value)
         for tx in sc.transactions:
             producer.produce(run.topics["transactions"], key=str(tx["user_id"]), value=json.dumps(tx))
         if producer.flush(30) != 0:

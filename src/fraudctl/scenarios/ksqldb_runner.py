@@ -91,8 +91,8 @@ class KsqlScenarioRunner:
 
     def _load(self, sc: Scenario, topics: dict[str, str]) -> None:
         producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "enable.idempotence": True})
-        for user in sc.blacklist:
-            producer.produce(topics["blacklist"], key=user, value=json.dumps({"user_id": user, "reason": "scenario"}))
+        for user, value, record_time in sc.blacklist_records():
+            producer.produce(topics["blacklist"], key=user, timestamp=record_time, value=value)
         for tx in sc.transactions:
             producer.produce(topics["transactions"], key=str(tx["user_id"]), value=json.dumps(tx))
         if producer.flush(30):

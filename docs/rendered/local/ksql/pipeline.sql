@@ -82,8 +82,8 @@ WINDOW TUMBLING (SIZE 1 MILLISECOND, RETENTION 65 SECONDS,
 GROUP BY user_key
 EMIT CHANGES;
 
+-- Read as a plain stream: no key column (the topic's keys are windowed), grouped again by user below.
 CREATE STREAM IF NOT EXISTS transactions_on_time (
-  user_key STRING KEY,
   transaction_id STRING,
   user_id STRING,
   amount DOUBLE,
@@ -92,27 +92,26 @@ CREATE STREAM IF NOT EXISTS transactions_on_time (
   location STRING,
   device_id STRING,
   event_ms BIGINT
-) WITH (KAFKA_TOPIC = 'fraud_transactions_in_time', VALUE_FORMAT = 'JSON', WINDOW_TYPE = 'TUMBLING',
-        WINDOW_SIZE = '1 MILLISECOND', TIMESTAMP = 'event_ms');
+) WITH (KAFKA_TOPIC = 'fraud_transactions_in_time', VALUE_FORMAT = 'JSON', TIMESTAMP = 'event_ms');
 
 -- Each user's latest 50 transactions in time (arrival order), with the newest one's columns:
 -- each change row is one transaction seen with the history it arrived into. Rules that look back
 -- (rapid_burst, high_value) read these rows, so they fire on the transaction itself, not at a window's end.
 CREATE TABLE IF NOT EXISTS user_history WITH (KAFKA_TOPIC = 'fraud_user_history', VALUE_FORMAT = 'JSON') AS
 SELECT
-  user_key,
+  user_id AS user_key,
   LATEST_BY_OFFSET(CONCAT(LPAD(CAST(event_ms AS STRING), 15, '0'), CHR(31), transaction_id, CHR(31), CAST(amount AS STRING), CHR(31),
          COALESCE(currency, ''), CHR(31), COALESCE(location, ''), CHR(31), COALESCE(`timestamp`, ''), CHR(31),
          COALESCE(device_id, '')), 50, false) AS entries,
   LATEST_BY_OFFSET(transaction_id, false) AS transaction_id,
-  LATEST_BY_OFFSET(user_id, false) AS user_id,
+  AS_VALUE(user_id) AS user_id,
   LATEST_BY_OFFSET(amount, false) AS amount,
   LATEST_BY_OFFSET(currency, false) AS currency,
   LATEST_BY_OFFSET(`timestamp`, false) AS `timestamp`,
   LATEST_BY_OFFSET(location, false) AS location,
   LATEST_BY_OFFSET(event_ms, false) AS event_ms
 FROM transactions_on_time
-GROUP BY user_key
+GROUP BY user_id
 EMIT CHANGES;
 
 CREATE STREAM IF NOT EXISTS user_history_changes (
@@ -279,7 +278,7 @@ EMIT CHANGES;
 -- however many other transactions the user made meanwhile.
 CREATE TABLE IF NOT EXISTS device_history WITH (KAFKA_TOPIC = 'fraud_device_history', VALUE_FORMAT = 'JSON') AS
 SELECT
-  CONCAT(user_key, CHR(31), device_id) AS user_device,
+  CONCAT(user_id, CHR(31), device_id) AS user_device,
   LATEST_BY_OFFSET(CONCAT(LPAD(CAST(event_ms AS STRING), 15, '0'), CHR(31), transaction_id, CHR(31), CAST(amount AS STRING), CHR(31),
          COALESCE(currency, ''), CHR(31), COALESCE(location, ''), CHR(31), COALESCE(`timestamp`, ''), CHR(31),
          COALESCE(device_id, '')), 8, false) AS uses,
@@ -293,7 +292,7 @@ SELECT
   LATEST_BY_OFFSET(event_ms, false) AS event_ms
 FROM transactions_on_time
 WHERE device_id IS NOT NULL
-GROUP BY CONCAT(user_key, CHR(31), device_id)
+GROUP BY CONCAT(user_id, CHR(31), device_id)
 EMIT CHANGES;
 
 CREATE STREAM IF NOT EXISTS device_history_changes (

@@ -180,8 +180,10 @@ class Enricher:
                 batch = self._poll_batch()
                 now = time.monotonic()
                 if batch:
-                    last_data = now
                     self._process(batch)
+                    # Idle time counts from the end of the work: a batch can take long (retrying while
+                    # the service is down), and the first poll after it may well return nothing.
+                    last_data = time.monotonic()
                 elif idle_exit is not None and now - last_data > idle_exit:
                     break
                 elif now - last_data > STUCK_AFTER_S and now - last_check > STUCK_AFTER_S:

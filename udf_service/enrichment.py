@@ -120,11 +120,10 @@ class Enricher:
         self.config = config
         self.stats = Stats()
         self.running = True
-        self.http = requests.Session()  # one keep-alive connection pool for every batch
-        self._local = threading.local()  # with concurrency > 1: one session per worker thread
+        # One keep-alive session per thread that scores (the step's own thread, or each worker of
+        # the pool when a batch is scored in parts).
+        self._local = threading.local()
         self._pool = ThreadPoolExecutor(max(1, config.concurrency), thread_name_prefix="score")
-        if config.token:
-            self.http.headers["Authorization"] = f"Bearer {config.token}"
         self.consumer = self._new_consumer()
         producer_conf: dict[str, str | int | float | bool] = {
             "bootstrap.servers": config.bootstrap,
@@ -303,7 +302,7 @@ class Enricher:
     def _score(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         parts = max(1, min(self.config.concurrency, len(items)))
         if parts == 1:
-            return self._post(self.http, items)
+            return self._post(self._session(), items)
         size = -(-len(items) // parts)
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
         # Scoring is a pure function of its input: if one part fails, the whole batch is retried.
@@ -314,7 +313,8 @@ class Enricher:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            session.headers.update(self.http.headers)
+            if self.config.token:
+                session.headers["Authorization"] = f"Bearer {self.config.token}"
             self._local.session = session
         return session
 

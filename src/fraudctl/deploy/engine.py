@@ -109,9 +109,7 @@ class Deployment:
         """With `destroy`, nothing is desired: every object fraudctl recorded is deleted."""
         records = state.records()
         changes: list[Change] = []
-        for kind in KIND_ORDER:
-            if kind not in self.providers:
-                continue  # the other engine's kind
+        for kind in (k for k in KIND_ORDER if k in self.providers):  # one engine's kind is absent
             provider = self.providers[kind]
             desired = {} if destroy else provider.desired()
             actual = provider.actual(desired, records)
@@ -134,9 +132,8 @@ class Deployment:
                 state.record(change.kind, change.name, change.desired.checksum, change.desired.spec)
         deadline = time.monotonic() + timeout
         problems: list[str] = []
-        for kind in ("flink-job", "ksql-statement", "connector"):
-            if kind not in self.providers:
-                continue
+        # Every provider says when its writes are in effect (most at once: ReadyWhenWritten).
+        for kind in (k for k in KIND_ORDER if k in self.providers):
             names = [c.name for c in plan.changes if c.kind == kind and c.op != DELETE and c.op != "orphan"]
             problems += self.providers[kind].wait(names, deadline, progress)
         return problems

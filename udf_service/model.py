@@ -43,13 +43,15 @@ def _stamp(path: Path) -> tuple[str, float]:
     return str(resolved), (resolved / "metadata.json").stat().st_mtime
 
 
-def load(path: Path) -> LoadedModel:
+def load(path: Path, serving: bool = True) -> LoadedModel:
+    """The artifact at `path`. For serving (the default) it must have been trained on the features
+    udf_service.features computes; evaluation of any other artifact passes serving=False."""
     folder = path.resolve()
     try:
         metadata = json.loads((folder / "metadata.json").read_text())
     except (OSError, ValueError) as exc:
         raise ModelError(f"{folder}: cannot read metadata.json: {exc}") from exc
-    if tuple(metadata.get("features", ())) != FEATURES:
+    if serving and tuple(metadata.get("features", ())) != FEATURES:
         raise ModelError(f"{folder}: the model was trained on other features than udf_service.features computes")
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1  # one core per request path; the service scales by processes

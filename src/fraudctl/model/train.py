@@ -64,18 +64,12 @@ def metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, fl
 
 
 def score_with_artifact(folder: Path, X: np.ndarray) -> np.ndarray:
-    """Scores with an artifact: a servable one through the service's own loader (so evaluation
-    runs exactly what serving runs), any other one straight through ONNX Runtime."""
+    """Scores with an artifact through the service's own loader, so evaluation runs exactly what
+    serving runs (the feature check only for servable artifacts)."""
+    from udf_service.model import load as load_model
+
     metadata = json.loads((folder / "metadata.json").read_text())
-    if metadata.get("servable", True):
-        from udf_service.model import load as load_model
-
-        return load_model(folder).scores(X)
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
-    outputs = session.run(None, {session.get_inputs()[0].name: X.astype(np.float32)})
-    return np.asarray(outputs[1])[:, 1]
+    return load_model(folder, serving=bool(metadata.get("servable", True))).scores(X)
 
 
 def train(

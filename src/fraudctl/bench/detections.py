@@ -58,9 +58,9 @@ class _Job:
             [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in self.topics.values()]
         ).values():
             f.result(timeout=30)
-        context = sql_context(project, env_name, run={"mode": "stream", "group": f"bench-{suffix}"})
-        for name, topic in self.topics.items():
-            context["topics"][name] = {**context["topics"][name], "name": topic}
+        context = sql_context(
+            project, env_name, run={"mode": "stream", "group": f"bench-{suffix}"}, topic_names=self.topics
+        )
         baseline: list[str] | None = None  # the rules job runs the rendered INSERTs themselves
         if kind != "rules":
             high_value = next(r for r in context["rules"] if r["name"] == "high_value")

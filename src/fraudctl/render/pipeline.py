@@ -40,11 +40,17 @@ def sql_context(
     env_name: str,
     params: dict[str, dict[str, Any]] | None = None,
     run: dict[str, str] | None = None,
+    topic_names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """`topic_names` maps declared topics to the names a run uses instead (scenarios and benchmarks
+    run on fresh topics of their own)."""
     env = env_view(project, env_name)
+    topics = topic_views(project, env)
+    for name, actual in (topic_names or {}).items():
+        topics[name] = {**topics[name], "name": actual}
     return {
         "env": env,
-        "topics": topic_views(project, env),
+        "topics": topics,
         "rules": rule_views(project, env, params),
         "stream": stream_view(env),
         "run": run or STREAM_RUN,

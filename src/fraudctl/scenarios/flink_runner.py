@@ -8,7 +8,6 @@ compared with `expect`. Scenarios run concurrently, a few jobs at a time."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
@@ -18,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from fraudctl.config.project import Project
 from fraudctl.flink.gateway import FlinkSession, GatewayError, job_root_cause
 from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
+from fraudctl.scenarios import topics as scenario_topics
 from fraudctl.scenarios.model import Alert, Scenario
 
 Progress = Callable[[str, str], None]
@@ -101,10 +101,8 @@ class FlinkScenarioRunner:
     def _batch(self, scenarios: list[Scenario]) -> list[Outcome]:
         runs = []
         for sc in scenarios:
-            suffix = uuid.uuid4().hex[:8]
-            topics = {name: f"scenario-{suffix}-{name}" for name in ENGINE_TOPICS}
-            runs.append(_Run(Outcome(sc), topics, time.monotonic()))
-        self._create_topics([t for r in runs for t in r.topics.values()])
+            runs.append(_Run(Outcome(sc), scenario_topics.fresh(ENGINE_TOPICS), time.monotonic()))
+        scenario_topics.create(self.admin, [t for r in runs for t in r.topics.values()])
         try:
             for r in runs:
                 self._guard(r, self._load, r)
@@ -121,7 +119,7 @@ class FlinkScenarioRunner:
                     r.session.close()
                 if r.outcome.job_id and r.outcome.error:
                     requests.patch(f"{self.rest_url}/jobs/{r.outcome.job_id}?mode=cancel", timeout=10)
-            self._delete_topics([t for r in runs for t in r.topics.values()])
+            scenario_topics.delete(self.admin, [t for r in runs for t in r.topics.values()])
         for r in runs:
             r.outcome.seconds = time.monotonic() - r.started
             self.progress(r.outcome.scenario.name, "passed" if r.outcome.passed else "FAILED")
@@ -133,26 +131,9 @@ class FlinkScenarioRunner:
         except (GatewayError, RuntimeError, requests.RequestException) as exc:
             run.outcome.error = str(exc)
 
-    def _create_topics(self, names: list[str]) -> None:
-        futures = self.admin.create_topics([NewTopic(n, num_partitions=1, replication_factor=1) for n in names])
-        for future in futures.values():
-            future.result(timeout=30)
-
-    def _delete_topics(self, names: list[str]) -> None:
-        for future in self.admin.delete_topics(names, operation_timeout=30).values():
-            with contextlib.suppress(Exception):  # a leftover scenario topic is harmless
-                future.result(timeout=30)
-
     def _load(self, run: _Run) -> None:
-        sc = run.outcome.scenario
-        producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "enable.idempotence": True})
-        for user, value, record_time in sc.blacklist_records():
-            producer.produce(run.topics["blacklist"], key=user, timestamp=record_time, value=value)
-        for tx in sc.transactions:
-            producer.produce(run.topics["transactions"], key=str(tx["user_id"]), value=json.dumps(tx))
-        if producer.flush(30) != 0:
-            raise RuntimeError("could not deliver the scenario's records to Kafka")
-        self.progress(sc.name, f"loaded {len(sc.transactions)} transactions")
+        scenario_topics.produce(self.bootstrap, run.outcome.scenario, run.topics)
+        self.progress(run.outcome.scenario.name, f"loaded {len(run.outcome.scenario.transactions)} transactions")
 
     def _submit(self, run: _Run) -> None:
         sc = run.outcome.scenario
@@ -161,9 +142,8 @@ class FlinkScenarioRunner:
             self.env_name,
             sc.params,
             run={"mode": "bounded", "group": f"scenario-{uuid.uuid4().hex[:8]}"},
+            topic_names=run.topics,
         )
-        for name, topic in run.topics.items():
-            context["topics"][name] = {**context["topics"][name], "name": topic}
         run.session = FlinkSession(
             self.gateway_url,
             {

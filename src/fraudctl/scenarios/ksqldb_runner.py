@@ -12,7 +12,6 @@ transaction) after de-duplication by alert_id, as the sinks upsert them."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
@@ -20,13 +19,14 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from fraudctl.config.project import Project
 from fraudctl.ksqldb.client import KsqlClient, KsqlError
 from fraudctl.ksqldb.statements import INSERT, QUERY, parse, settings
 from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
+from fraudctl.scenarios import topics as scenario_topics
 from fraudctl.scenarios.flink_runner import Outcome, compare
 from fraudctl.scenarios.model import Alert, Scenario
 
@@ -57,19 +57,13 @@ class KsqlScenarioRunner:
     def _one(self, sc: Scenario) -> Outcome:
         outcome = Outcome(sc)
         started = time.monotonic()
-        suffix = uuid.uuid4().hex[:8]
-        topics = {name: f"scenario-{suffix}-{name}" for name in TOPICS}
+        topics = scenario_topics.fresh(TOPICS)
         self.progress(sc.name, "running")
         statements = []
         try:
-            for f in self.admin.create_topics(
-                [NewTopic(t, num_partitions=1, replication_factor=1) for t in topics.values()]
-            ).values():
-                f.result(timeout=30)
-            self._load(sc, topics)
-            context = sql_context(self.project, self.env_name, sc.params)
-            for name, topic in topics.items():
-                context["topics"][name] = {**context["topics"][name], "name": topic}
+            scenario_topics.create(self.admin, list(topics.values()))
+            scenario_topics.produce(self.bootstrap, sc, topics)
+            context = sql_context(self.project, self.env_name, sc.params, topic_names=topics)
             sql = render_sql(self.project, "ksql", context)
             statements = parse(sql)
             properties = {**settings(sql), "ksql.streams.auto.offset.reset": "earliest"}
@@ -82,21 +76,10 @@ class KsqlScenarioRunner:
             outcome.error = str(exc)
         finally:
             self._drop(statements)
-            for f in self.admin.delete_topics(list(topics.values()), operation_timeout=30).values():
-                with contextlib.suppress(Exception):  # a leftover scenario topic is harmless
-                    f.result(timeout=30)
+            scenario_topics.delete(self.admin, list(topics.values()))
         outcome.seconds = time.monotonic() - started
         self.progress(sc.name, "PASS" if outcome.passed else "FAIL")
         return outcome
-
-    def _load(self, sc: Scenario, topics: dict[str, str]) -> None:
-        producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "enable.idempotence": True})
-        for user, value, record_time in sc.blacklist_records():
-            producer.produce(topics["blacklist"], key=user, timestamp=record_time, value=value)
-        for tx in sc.transactions:
-            producer.produce(topics["transactions"], key=str(tx["user_id"]), value=json.dumps(tx))
-        if producer.flush(30):
-            raise RuntimeError("scenario records were not acknowledged by Kafka")
 
     def _read_until_quiet(self, topic: str) -> Counter[Alert]:
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"scenario-{uuid.uuid4().hex}"})

@@ -3,7 +3,6 @@ and the transaction record contract all fail with file, line and key."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,14 +41,6 @@ class Scenario:
 
     def first_event_ms(self) -> int:
         return min(event_ms(t["timestamp"]) for t in self.transactions)
-
-    def blacklist_records(self) -> list[tuple[str, str, int]]:
-        """The blacklist rows as (key, JSON value, record time). Reference data exists "before" every
-        transaction: its record time precedes the first event by a day, so an event-time join (Flink)
-        or a timestamp-ordered stream-table join (ksqlDB) sees it as of each transaction's time."""
-        ref_time = self.first_event_ms() - 86_400_000
-        value = {"reason": "scenario", "added_at": None}
-        return [(user, json.dumps({"user_id": user, **value}), ref_time) for user in self.blacklist]
 
 
 def event_ms(timestamp: str) -> int:

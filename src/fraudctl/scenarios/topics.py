@@ -1,0 +1,47 @@
+"""What both scenario runners do with Kafka: fresh single-partition topics per scenario (so arrival
+order is exactly the file's order), the scenario's records produced into them, and the topics
+deleted afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Iterable
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from fraudctl.scenarios.model import Scenario
+
+
+def fresh(names: Iterable[str]) -> dict[str, str]:
+    """A new name for each declared topic, unique to one scenario run."""
+    suffix = uuid.uuid4().hex[:8]
+    return {name: f"scenario-{suffix}-{name}" for name in names}
+
+
+def create(admin: AdminClient, names: list[str]) -> None:
+    for future in admin.create_topics([NewTopic(n, num_partitions=1, replication_factor=1) for n in names]).values():
+        future.result(timeout=30)
+
+
+def delete(admin: AdminClient, names: list[str]) -> None:
+    for future in admin.delete_topics(names, operation_timeout=30).values():
+        with contextlib.suppress(Exception):  # a leftover scenario topic is harmless
+            future.result(timeout=30)
+
+
+def produce(bootstrap: str, sc: Scenario, topics: dict[str, str]) -> None:
+    """The scenario's reference data, then its transactions in file order. Reference data exists
+    "before" every transaction: its record time precedes the first event by a day, so an event-time
+    join (Flink) or a timestamp-ordered stream-table join (ksqlDB) sees it as of each transaction."""
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+    reference_time = sc.first_event_ms() - 86_400_000
+    for user in sc.blacklist:
+        value = json.dumps({"user_id": user, "reason": "scenario", "added_at": None})
+        producer.produce(topics["blacklist"], key=user, timestamp=reference_time, value=value)
+    for tx in sc.transactions:
+        producer.produce(topics["transactions"], key=str(tx["user_id"]), value=json.dumps(tx))
+    if producer.flush(30) != 0:
+        raise RuntimeError("could not deliver the scenario's records to Kafka")

@@ -75,7 +75,8 @@ def detections_bench(env_name: str, rate: int, seconds: float, backlog: int, par
         lat, thr = result[kind]["latency"], result[kind]["throughput"]
         out_console.print(
             f"{kind:>8}: at {lat['rate_per_s']}/s latency p50 {lat['latency_ms_p50']} ms, "
-            f"p99 {lat['latency_ms_p99']} ms ({lat['alerts_seen']}/{lat['triggers']} alerts); "
+            f"p99 {lat['latency_ms_p99']} ms ({lat['alerts_seen']}/{lat['triggers']} alerts; p50 first third "
+            f"{lat['latency_ms_p50_first_third']} ms, last third {lat['latency_ms_p50_last_third']} ms); "
             f"throughput {thr['rows_per_s']} rows/s ({thr['evaluated']} in {thr['seconds']} s)"
         )
     r = result["ratio"]

@@ -23,7 +23,7 @@ test: setup
 	$(BIN)/pytest -v
 
 test-unit: $(STAMP)
-	$(BIN)/pytest -v -m 'not stack and not docker'
+	$(BIN)/pytest -v -m 'not stack and not ksqldb'
 
 lint: $(STAMP)
 	$(BIN)/ruff check src udf_service tests

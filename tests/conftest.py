@@ -2,8 +2,9 @@
 
 - `local_stack`: the embedded stack (started once per session if it is not already up; the
   services this session started are stopped at the end unless FRAUD_KEEP_STACK=1).
-- `docker_engine`: tests marked `docker` (ksqlDB through testcontainers) run only where a Docker
-  engine answers; elsewhere they are skipped with the reason printed.
+- tests marked `ksqldb` (the ksqlDB suite) run where a ksqlDB server can be had: one named by
+  FRAUD_KSQLDB_URL, a local installation at KSQLDB_HOME, or testcontainers where a Docker engine
+  answers; elsewhere they are skipped with the reason printed.
 Set FRAUD_TEST_NO_STACK=1 to skip every stack test (for example on a laptop without Java)."""
 
 from __future__ import annotations
@@ -47,12 +48,27 @@ def _docker_unavailable_reason() -> str | None:
     return None
 
 
+def _ksqldb_unavailable_reason() -> str | None:
+    """None when a ksqlDB server can be had (tests/ksqldb/conftest.py says how), else why not."""
+    from tests.ksqldb.conftest import BOOTSTRAP_VAR, URL_VAR, server_source
+
+    if server_source() is not None:
+        return None
+    docker = _docker_unavailable_reason()
+    if docker is None:
+        return None
+    return (
+        f"no ksqlDB server: set {URL_VAR} and {BOOTSTRAP_VAR} to any server and its Kafka, or KSQLDB_HOME to a "
+        f"local installation (the local stack starts it), or run where Docker answers ({docker})"
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     reason = None
-    if any(item.get_closest_marker("docker") for item in items):
-        reason = _docker_unavailable_reason()
+    if any(item.get_closest_marker("ksqldb") for item in items):
+        reason = _ksqldb_unavailable_reason()
     for item in items:
-        if reason and item.get_closest_marker("docker"):
+        if reason and item.get_closest_marker("ksqldb"):
             item.add_marker(pytest.mark.skip(reason=reason))
     # Tests marked `last` (stopping the stack) run after everything else.
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)

@@ -29,6 +29,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from pydantic import ValidationError
 
 from fraudctl.contract import Transaction
+from fraudctl.kafka_clients import PARTITIONER
 
 log = logging.getLogger("udf_service.enrichment")
 
@@ -130,6 +131,7 @@ class Enricher:
             "acks": "all",
             "enable.idempotence": True,
             "linger.ms": 5,
+            "partitioner": PARTITIONER,  # alerts are keyed by user, as Java clients place them
         }
         if config.exactly_once:
             producer_conf["transactional.id"] = config.transactional_id

@@ -19,7 +19,7 @@ from fraudctl.ksqldb.client import KsqlClient
 from fraudctl.render.pipeline import render_sql, sql_context
 from tests.ksqldb.conftest import Ksql
 
-pytestmark = pytest.mark.docker
+pytestmark = pytest.mark.ksqldb
 ROOT = Path(__file__).resolve().parents[2]
 
 

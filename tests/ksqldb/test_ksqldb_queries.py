@@ -23,7 +23,7 @@ from fraudctl.query.run import Callbacks, apply_sort, execute, prepare
 from fraudctl.render.pipeline import render_sql, sql_context
 from tests.ksqldb.conftest import Ksql
 
-pytestmark = pytest.mark.docker
+pytestmark = pytest.mark.ksqldb
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ("rapid_burst", "location_mismatch", "high_value", "blacklisted_account", "new_device")
 

@@ -12,7 +12,7 @@ from fraudctl.scenarios.ksqldb_runner import KsqlScenarioRunner
 from fraudctl.scenarios.model import load_scenario
 from tests.ksqldb.conftest import Ksql
 
-pytestmark = pytest.mark.docker
+pytestmark = pytest.mark.ksqldb
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -8,7 +8,7 @@ import requests
 
 from tests.ksqldb.conftest import Ksql
 
-pytestmark = pytest.mark.docker
+pytestmark = pytest.mark.ksqldb
 
 
 def test_ksqldb_server_answers_info(ksqldb: Ksql) -> None:

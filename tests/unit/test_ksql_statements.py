@@ -20,12 +20,15 @@ from fraudctl.ksqldb.statements import (
     dependents,
     normalize,
     parse,
+    parse_one,
     settings,
+    with_prefix,
 )
 from fraudctl.render.jinja import _ksql_duration
 from fraudctl.render.pipeline import render_sql, sql_context
 
 ROOT = Path(__file__).resolve().parents[2]
+RULES = ("rapid_burst", "location_mismatch", "high_value", "blacklisted_account", "new_device")
 
 SQL = """
 CREATE STREAM IF NOT EXISTS tx (user_key STRING KEY, amount DOUBLE) WITH (KAFKA_TOPIC = 'tx', VALUE_FORMAT = 'JSON');
@@ -34,6 +37,11 @@ CREATE TABLE IF NOT EXISTS counts AS SELECT user_key, COUNT(*) AS n FROM tx
 CREATE STREAM IF NOT EXISTS hits (user_key STRING KEY, n BIGINT) WITH (KAFKA_TOPIC = 'hits', VALUE_FORMAT = 'JSON');
 INSERT INTO hits SELECT user_key, amount AS n FROM tx WHERE amount > 1000 EMIT CHANGES;
 CREATE TABLE IF NOT EXISTS big AS SELECT user_key, n FROM counts WHERE n > 5 EMIT CHANGES;
+"""
+OTHER = """
+CREATE STREAM IF NOT EXISTS exploded AS SELECT user_key, EXPLODE(ARRAY[n, n]) AS n FROM hits WHERE n > 1 EMIT CHANGES;
+CREATE STREAM IF NOT EXISTS joined AS SELECT h.user_key, h.n FROM hits h JOIN big b ON h.user_key = b.user_key
+  WHERE h.n > 1 EMIT CHANGES;
 """
 
 
@@ -50,8 +58,42 @@ def test_the_rendered_pipeline_parses_into_named_statements() -> None:
     assert names[:3] == ["transactions", "blacklist", "detections"]
     kinds = {s.name: s.kind for s in statements}
     assert kinds["transactions"] == SOURCE and kinds["rapid_burst_hits"] == QUERY
-    assert kinds["insert:detections<-transactions+blacklist"] == INSERT
-    assert sum(1 for s in statements if s.kind == INSERT) == 5  # one per rule writes detections
+    assert kinds["insert:detections<-blacklisted_account_hits"] == INSERT
+    # One pass-through copy per rule writes detections; each rule's logic is a query of its own.
+    inserts = sorted(s.name for s in statements if s.kind == INSERT)
+    assert inserts == sorted(f"insert:detections<-{rule}_hits" for rule in RULES)
+
+
+def test_detections_carry_the_lower_case_names_the_enrichment_step_reads() -> None:
+    by_name = {s.name: s for s in parse(_rendered())}
+    assert "`alert_id` STRING" in by_name["detections"].sql and "`window_start` STRING" in by_name["detections"].sql
+    for rule in RULES:
+        hits = by_name[f"{rule}_hits"].sql
+        assert "AS `alert_id`" in hits and "AS `event_time`" in hits and "FORMAT_TIMESTAMP(FROM_UNIXTIME(" in hits
+
+
+def test_a_prefix_renames_every_object_and_created_topic_but_nothing_else() -> None:
+    plain = parse(_rendered())
+    project, _ = load_project(ROOT)
+    prefixed = parse(render_sql(project, "ksql", sql_context(project, "docker", ksql_prefix="run1_")))
+    assert [s.name for s in prefixed] == [
+        s.name.replace("insert:detections<-", "insert:run1_detections<-run1_") if s.kind == INSERT else f"run1_{s.name}"
+        for s in plain
+    ]
+    by_name = {s.name: s for s in prefixed}
+    assert by_name["run1_transactions"].topic == "transactions"  # declared topics keep their names
+    assert by_name["run1_user_history"].topic == "run1_fraud_user_history"
+    assert by_name["run1_user_history_changes"].topic == "run1_fraud_user_history"
+    assert by_name["run1_user_history_changes"].sources == ("run1_user_history",)
+    assert "h.entries" in by_name["run1_high_value_hits"].sql  # qualified columns are not objects
+    assert with_prefix("SELECT 'user_history' FROM user_history", "p_", {"user_history"}, set()) == (
+        "SELECT 'user_history' FROM p_user_history"
+    )
+
+
+def test_a_recorded_statement_without_its_semicolon_parses() -> None:
+    [statement] = [s for s in parse(SQL) if s.name == "big"]
+    assert parse_one(statement.sql) == statement
 
 
 def test_a_table_change_stream_reads_the_query_that_writes_its_topic() -> None:
@@ -113,6 +155,7 @@ def test_the_edits_the_server_test_makes_exist_in_the_rendering() -> None:
     sql = _rendered("docker")
     assert "ARRAY_LENGTH(ARRAY_DISTINCT(h.entries)) >= 5" in sql
     assert "h.amount > 1000" in sql
+    assert "d.amount >= 200" in sql
 
 
 def test_normalize_ignores_layout_and_case_but_not_literals() -> None:
@@ -133,11 +176,13 @@ def test_or_replace_drops_if_not_exists() -> None:
         ("hits", ("n BIGINT)", "n BIGINT, extra STRING)"), None),  # a column added at the end: in place
         ("hits", ("(user_key STRING KEY, n BIGINT)", "(user_key STRING KEY, m BIGINT)"), "only accepts new columns"),
         ("insert:hits<-tx", ("amount > 1000", "amount > 2000"), "an INSERT INTO query has no CREATE OR REPLACE"),
+        ("exploded", ("n > 1", "n > 2"), "a table function (EXPLODE)"),
+        ("joined", ("n > 1", "n > 2"), "a join"),
     ],
 )
 def test_which_changes_ksqldb_applies_in_place(name: str, edit: tuple[str, str], reason: str | None) -> None:
-    old = {s.name: s for s in parse(SQL)}[name]
-    new = {s.name: s for s in parse(SQL.replace(*edit))}[name]
+    old = {s.name: s for s in parse(SQL + OTHER)}[name]
+    new = {s.name: s for s in parse((SQL + OTHER).replace(*edit))}[name]
     result = change_allowed_in_place(old, new)
     assert result is None if reason is None else (result is not None and reason in result)
 

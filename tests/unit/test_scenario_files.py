@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fraudctl.config.project import copy_declarations
 from fraudctl.config.source import Problem
 from fraudctl.scenarios.model import ScenarioError, load_scenario
 
@@ -80,16 +81,34 @@ def test_unknown_rule_parameter_and_key(tmp_path: Path) -> None:
     assert any(p.key == "expeckt" and p.line == 4 for p in err.value.problems)
 
 
-def test_ksqldb_engine_without_a_server_exits_with_a_clear_message() -> None:
+def test_ksqldb_engine_without_a_server_exits_with_a_clear_message(tmp_path: Path) -> None:
+    # A copy of the repo whose ksqlDB URL names a port nothing listens on (a server may run on 8088).
+    home = copy_declarations(ROOT, tmp_path / "repo")
+    (home / "pyproject.toml").write_text("")
+    env_file = home / "environments" / "local-ksqldb.yaml"
+    env_file.write_text(env_file.read_text() + "ksqldb:\n  url: http://127.0.0.1:9\n")
     res = subprocess.run(
-        [sys.executable, "-m", "fraudctl", "scenarios", "run", "--engine", "ksqldb", "-o", "json"],
+        [
+            sys.executable,
+            "-m",
+            "fraudctl",
+            "scenarios",
+            "run",
+            "--engine",
+            "ksqldb",
+            "--env",
+            "local-ksqldb",
+            "-o",
+            "json",
+            str(ROOT / "tests/scenarios/new-device.yaml"),
+        ],  # fmt: skip
         capture_output=True,
         text=True,
         check=False,
-        cwd=ROOT,
+        cwd=home,
         timeout=60,
     )
-    assert res.returncode == 1
+    assert res.returncode == 1, res.stderr
     error = json.loads(res.stdout)["error"]
-    assert error.startswith("ksqlDB is not reachable at http://127.0.0.1:8088")
-    assert "Docker engine" in error
+    assert error.startswith("ksqlDB is not reachable at http://127.0.0.1:9")
+    assert "KSQLDB_HOME" in error and "--engine flink" in error

@@ -146,7 +146,10 @@ def _undefined_template_variable(root: Path) -> Problem:
 
 def _unknown_environment(root: Path) -> Problem:
     return Problem(
-        "environments/nope.yaml", None, "", "unknown environment 'nope' (known: docker, local, prod, staging)"
+        "environments/nope.yaml",
+        None,
+        "",
+        "unknown environment 'nope' (known: docker, local, local-ksqldb, prod, staging)",
     )
 
 

@@ -28,6 +28,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from fraudctl.config.durations import duration_ms
 from fraudctl.config.project import Project
 from fraudctl.flink.gateway import FlinkSession
+from fraudctl.kafka_clients import PARTITIONER
 from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
 
 TRIGGER_AMOUNT = 5000.0
@@ -139,7 +140,15 @@ def _latency(job: _Job, rate: int, seconds: float, tail: float, rng: random.Rand
 
     reader = threading.Thread(target=consume, daemon=True)
     reader.start()
-    producer = Producer({"bootstrap.servers": job.bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5})
+    producer = Producer(
+        {
+            "bootstrap.servers": job.bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "partitioner": PARTITIONER,
+        }  # fmt: skip
+    )
     t0 = time.monotonic()
     i = 0
     # After the measured window, ordinary traffic goes on for `tail` seconds: alerts wait for the
@@ -197,6 +206,7 @@ def _throughput(job: _Job, already: int, backlog: int, rng: random.Random) -> di
             "enable.idempotence": True,
             "linger.ms": 20,
             "batch.num.messages": 10000,
+            "partitioner": PARTITIONER,
         }
     )
     for i in range(backlog):

@@ -103,7 +103,7 @@ def status(output: str) -> None:
         results = stack.status(load_environment(ENV_NAME), Layout.default())
     except (StackError, EnvironmentError_) as exc:
         fail(str(exc), output)
-    all_up = all(r.state == "up" for r in results)
+    all_up = all(r.state in ("up", "not configured") for r in results)
     if output == "json":
         emit_json({"ok": all_up, "services": [r.to_json() for r in results]})
     else:

@@ -11,6 +11,8 @@ import requests
 
 from fraudctl.cli.output import EXIT_ERROR, EXIT_OK, emit_json, err_console, fail, out_console, output_option
 from fraudctl.config.project import load_project
+from fraudctl.deploy.engine import ksql_client
+from fraudctl.ksqldb.client import KsqlError
 from fraudctl.paths import repo_root
 from fraudctl.scenarios.flink_runner import FlinkScenarioRunner
 from fraudctl.scenarios.ksqldb_runner import KsqlScenarioRunner
@@ -67,15 +69,18 @@ def run(paths: tuple[Path, ...], engine: str, env_name: str, concurrency: int, o
             fail(str(exc), output, errors=[p.to_json() for p in exc.problems])
     selected = [s for s in loaded if engine in s.engines]
     if engine == "ksqldb":
-        url = str((env.get("ksqldb") or {}).get("url", ""))
+        client = ksql_client(env) if "ksqldb" in env else None
+        url = client.url if client else ""
         try:
-            requests.get(f"{url}/info", timeout=3).raise_for_status()
-        except requests.RequestException:
+            if client is None:
+                raise requests.ConnectionError("no ksqldb.url")
+            client.info()
+        except (requests.RequestException, KsqlError) as exc:
             where = url or f"(no ksqldb.url in environments/{env_name}.yaml)"
             fail(
-                f"ksqlDB is not reachable at {where}: "
-                "it runs where a Docker engine exists (docker-compose.yml, environment 'docker'). "
-                "The same scenarios run here with --engine flink.",
+                f"ksqlDB is not reachable at {where} ({type(exc).__name__}): start a server there (a local "
+                "installation named by KSQLDB_HOME is started by `fraudctl local up`; Docker: docker-compose.yml) "
+                "or choose an environment whose ksqldb.url names one. The same scenarios run with --engine flink.",
                 output,
             )
     t0 = time.monotonic()
@@ -85,7 +90,10 @@ def run(paths: tuple[Path, ...], engine: str, env_name: str, concurrency: int, o
 
     runner: FlinkScenarioRunner | KsqlScenarioRunner
     if engine == "ksqldb":
-        runner = KsqlScenarioRunner(project, env_name, str(env["kafka"]["bootstrap_servers"]), url, progress=progress)
+        assert client is not None
+        runner = KsqlScenarioRunner(
+            project, env_name, str(env["kafka"]["bootstrap_servers"]), url, progress=progress, auth=client.auth
+        )
     else:
         runner = FlinkScenarioRunner(
             project,

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from fraudctl.config.source import SourceError, load_yaml
+from fraudctl.config import extends
+from fraudctl.config.source import Located, SourceError, load_yaml
 from fraudctl.paths import repo_root
 
 
@@ -62,12 +63,26 @@ def load_environment(name: str) -> Environment:
     if not path.is_file():
         known = ", ".join(known_environments()) or "none"
         raise EnvironmentError_(f"unknown environment {name!r} (known: {known})")
-    # The same reader as the project's (line numbers, duplicate keys refused), so `local up` and
-    # `validate` agree on what an environment file says.
-    try:
-        raw = load_yaml(path, f"environments/{name}.yaml").value or {}
-    except SourceError as exc:
-        raise EnvironmentError_(str(exc)) from exc
+    # The same reader as the project's (line numbers, duplicate keys refused, `extends` merged), so
+    # `local up` and `validate` agree on what an environment file says.
+    docs: dict[str, Located] = {}
+    pending = [name]
+    while pending:
+        current = pending.pop()
+        file = environments_dir() / f"{current}.yaml"
+        if current in docs or not file.is_file():
+            continue
+        try:
+            docs[current] = load_yaml(file, f"environments/{current}.yaml")
+        except SourceError as exc:
+            raise EnvironmentError_(str(exc)) from exc
+        parent = docs[current].value.get(extends.KEY) if isinstance(docs[current].value, dict) else None
+        if isinstance(parent, str):
+            pending.append(parent)
+    merged, problems = extends.resolve(docs)
+    if problems:
+        raise EnvironmentError_(problems[0].text())
+    raw = merged[name].value or {}
     if not isinstance(raw, dict):
         raise EnvironmentError_(f"{path}: expected a mapping at the top level")
     return Environment(name=name, path=path, raw=raw)

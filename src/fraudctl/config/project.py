@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fraudctl.config import extends
 from fraudctl.config.source import Located, Problem, SourceError, load_yaml
 
 # Folders and files of the repo that hold declarations (relative to the project root).
@@ -75,6 +76,8 @@ def load_project(root: Path) -> tuple[Project, list[Problem]]:
         doc = _load(root, path, problems)
         if doc is not None:
             environments[path.stem] = doc
+    environments, inherited = extends.resolve(environments)
+    problems += inherited
     topics = None
     if (root / TOPICS).is_file():
         topics = _load(root, root / TOPICS, problems)

@@ -54,6 +54,13 @@ def connect_client(env: dict[str, Any]) -> ConnectClient:
     return ConnectClient(str(env["connect"]["url"]), (auth["username"], resolve(auth["password"])) if auth else None)
 
 
+def ksql_client(env: dict[str, Any]) -> KsqlClient:
+    """The environment's ksqlDB server, with its basic auth (`ksqldb.auth`, as every HTTP endpoint)."""
+    ksql = env["ksqldb"]
+    auth = ksql.get("auth")
+    return KsqlClient(str(ksql["url"]), (str(auth["username"]), resolve(str(auth["password"]))) if auth else None)
+
+
 def search_endpoint(env: dict[str, Any]) -> tuple[str, tuple[str, str] | None]:
     search = env["search"]
     auth = (str(search["username"]), resolve(search["password"])) if "username" in search else None
@@ -98,10 +105,8 @@ class Deployment:
                 context,
             )
         else:
-            ksql = env["ksqldb"]
-            auth = (str(ksql["username"]), resolve(str(ksql["password"]))) if "username" in ksql else None
             dep.providers["ksql-statement"] = KsqlStatementProvider(
-                KsqlClient(str(ksql["url"]), auth), render_sql(project, "ksql", context), recreate_from
+                ksql_client(env), render_sql(project, "ksql", context), recreate_from
             )
         return dep
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from confluent_kafka import KafkaError, Message, Producer
 
 from fraudctl.generate.traffic import Traffic, stamp
+from fraudctl.kafka_clients import PARTITIONER
 
 
 class SendError(Exception):
@@ -34,7 +35,7 @@ class SendStats:
 
 def producer_config(kafka: dict[str, str | int | float | bool]) -> dict[str, str | int | float | bool]:
     # Idempotent: a retried send is written once; acks=all: acknowledged means replicated.
-    return {**kafka, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
+    return {**kafka, "enable.idempotence": True, "acks": "all", "linger.ms": 5, "partitioner": PARTITIONER}
 
 
 class Sender(threading.Thread):

@@ -45,6 +45,12 @@ class Statement:
     columns: tuple[str, ...]  # a source's declared columns, in order
 
     @property
+    def topic(self) -> str | None:
+        """The topic named in its WITH clause, if any."""
+        match = _TOPIC.search(self.sql)
+        return match.group(1) if match else None
+
+    @property
     def checksum(self) -> str:
         return hashlib.sha256(normalize(self.sql).encode()).hexdigest()[:16]
 
@@ -60,6 +66,12 @@ def normalize(sql: str) -> str:
     for part in re.split(r"('(?:[^']|'')*'|`[^`]*`)", sql):
         out.append(part if part.startswith(("'", "`")) else re.sub(r"\s+", " ", part).upper())
     return "".join(out).strip()
+
+
+def parse_one(sql: str) -> Statement:
+    """One statement as recorded (its text without the closing `;`)."""
+    text = sql.strip()
+    return parse(text if text.endswith(";") else text + ";")[0]
 
 
 def parse(sql: str) -> list[Statement]:
@@ -180,7 +192,19 @@ def change_allowed_in_place(old: Statement, new: Statement) -> str | None:
         return None
     if old.shape != new.shape:
         return "its sources, join, grouping, window or partitioning change"
+    for construct, pattern in _NOT_UPGRADABLE:
+        if pattern.search(normalize(old.sql)):
+            return f"ksqlDB cannot upgrade a query with {construct} in place"
     return None
+
+
+# What ksqlDB's query upgrade refuses whatever changes (only sources, filters, projections, key
+# selection and plain aggregations are upgradable): checked on the running version.
+_NOT_UPGRADABLE = (
+    ("a table function (EXPLODE)", re.compile(r"\bEXPLODE\s*\(")),
+    ("a join", re.compile(r"\bJOIN\b")),
+    ("a windowed aggregation", re.compile(r"\bWINDOW\s+(TUMBLING|HOPPING|SESSION)\b")),
+)
 
 
 def _with_clause(sql: str) -> str:
@@ -197,3 +221,33 @@ def dependents(statements: list[Statement]) -> dict[str, set[str]]:
             if source in by_object:
                 readers[source].add(s.name)
     return readers
+
+
+_TOKEN = re.compile(r"'(?:[^']|'')*'|`[^`]*`|[A-Za-z_][A-Za-z0-9_]*|--[^\n\r]*|/\*.*?\*/|\s+|.", re.DOTALL)
+
+
+def with_prefix(sql: str, prefix: str, names: set[str], topics: set[str]) -> str:
+    """`sql` with every object in `names` and every topic literal in `topics` (the topics the
+    pipeline's queries create) renamed `<prefix><name>`, so that several pipelines, or runs, share a
+    ksqlDB server without meeting: its object names are global. Qualified names (`h.entries`) and
+    text inside literals other than those topics are left alone."""
+    out: list[str] = []
+    previous = ""  # the last significant token
+    for token in _TOKEN.findall(sql):
+        if token[0].isalpha() or token[0] == "_":
+            if token.lower() in names and previous not in (".", ">"):
+                token = prefix + token.lower()
+        elif token.startswith("'") and token[1:-1] in topics:
+            token = f"'{prefix}{token[1:-1]}'"
+        if not token.isspace() and not token.startswith(("--", "/*")):
+            previous = token
+        out.append(token)
+    return "".join(out)
+
+
+def prefixed(sql: str, prefix: str) -> str:
+    """The rendered pipeline with its objects and the topics its queries create prefixed."""
+    statements = parse(sql)
+    names = {s.name for s in statements if s.kind != INSERT}
+    topics = {m.group(1) for s in statements if s.kind == QUERY and (m := _TOPIC.search(s.sql))}
+    return with_prefix(sql, prefix, names, topics)

@@ -43,6 +43,8 @@ class Service:
     after: tuple[str, ...] = ()
     start_timeout: float = 120.0
     requires: tuple[Path, ...] = field(default=())
+    # Why this service is not started (an optional service nothing installed); None: it is started.
+    skip: str | None = None
 
 
 def _render(layout: Layout, template: str, target: Path, **values: object) -> None:
@@ -530,4 +532,67 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         after=("kafka", "scoring"),
         start_timeout=30,
     )
-    return [kafka, postgres, search, s3, flink_jm, connect, flink_tm, flink_gw, scoring, enrichment]
+    ksqldb = _ksqldb_service(env, layout, bootstrap, heap.get("ksqldb", 1024), jhome)
+    return [kafka, postgres, search, s3, flink_jm, connect, flink_tm, flink_gw, scoring, enrichment, ksqldb]
+
+
+# An installation's start script, as Confluent Platform and the ksqlDB tarballs lay it out.
+KSQLDB_START = Path("bin") / "ksql-server-start"
+
+
+def ksqldb_home() -> tuple[Path | None, str]:
+    """The ksqlDB installation named by KSQLDB_HOME, or None with the reason why not."""
+    home = os.environ.get("KSQLDB_HOME")
+    if not home:
+        return None, (
+            "no ksqlDB installation: set KSQLDB_HOME to a Confluent Platform or ksqlDB tarball install "
+            f"(with {KSQLDB_START}) to run it here; the engine `ksqldb` environments need it"
+        )
+    if not (Path(home) / KSQLDB_START).is_file():
+        return None, f"KSQLDB_HOME={home} has no {KSQLDB_START}: not a ksqlDB installation"
+    return Path(home), ""
+
+
+def _ksqldb_service(env: Environment, layout: Layout, bootstrap: str, heap_mb: int, jhome: Path) -> Service:
+    """ksqlDB, when a local installation is there (no registry serves it): its own state folder and
+    service id, on the stack's Kafka, listening on the `ksqldb.url` of the environment."""
+    port = env.port_of("ksqldb.url")
+    home, reason = ksqldb_home()
+    conf = layout.conf / "ksql-server.properties"
+
+    def prepare() -> None:
+        _render(
+            layout,
+            "ksql-server.properties.j2",
+            conf,
+            host=HOST,
+            port=port,
+            bootstrap=bootstrap,
+            state_dir=layout.data / "ksqldb",
+        )
+
+    return Service(
+        name="ksqldb",
+        ports=(port,),
+        prepare=prepare,
+        spec=lambda: ProcessSpec(
+            "ksqldb",
+            [str((home or Path(".")) / KSQLDB_START), str(conf)],
+            layout.logs / "ksqldb.log",
+            layout.root,
+            env={
+                "KSQL_HEAP_OPTS": f"-Xms{heap_mb}m -Xmx{heap_mb}m",
+                "JAVA_HOME": str(jhome),
+                "LOG_DIR": str(layout.logs / "ksqldb"),
+            },  # fmt: skip
+        ),
+        check=health.http_ok(f"http://{HOST}:{port}/info", _ksqldb_running),
+        after=("kafka",),
+        start_timeout=120,
+        skip=None if home else reason,
+    )
+
+
+def _ksqldb_running(r: requests.Response) -> str | None:
+    status = r.json().get("KsqlServerInfo", {}).get("serverStatus")
+    return None if status == "RUNNING" else f"server status {status}"

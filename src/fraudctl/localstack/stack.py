@@ -22,7 +22,7 @@ Progress = Callable[[str, str, float, str], None]
 @dataclass(frozen=True)
 class ServiceStatus:
     name: str
-    state: str  # up | down | unhealthy | starting
+    state: str  # up | down | unhealthy | starting | not configured (an optional service not installed)
     pid: int | None
     ports: tuple[int, ...]
     detail: str
@@ -68,7 +68,7 @@ def up(env: Environment, layout: Layout, progress: Progress, timeout_scale: floa
     # Check every service that must start before starting any: a taken port or a missing artifact
     # fails fast and leaves nothing half-started.
     for svc in services:
-        if process.running_pid(layout.run, svc.name) is None:
+        if svc.skip is None and process.running_pid(layout.run, svc.name) is None:
             _check_can_start(svc, env, layout)
     results: list[ServiceStatus] = []
     for wave in _waves(services):
@@ -77,6 +77,10 @@ def up(env: Environment, layout: Layout, progress: Progress, timeout_scale: floa
         for svc in wave:
             log = layout.logs / f"{svc.name}.log"
             pid = process.running_pid(layout.run, svc.name)
+            if svc.skip is not None and pid is None:
+                progress(svc.name, "not started", 0.0, svc.skip)
+                results.append(ServiceStatus(svc.name, "not configured", None, svc.ports, svc.skip, str(log)))
+                continue
             if pid is not None:
                 state = svc.check()
                 if state.ok:
@@ -165,6 +169,9 @@ def status(env: Environment, layout: Layout) -> list[ServiceStatus]:
     for svc in _services(env, layout):
         log = str(layout.logs / f"{svc.name}.log")
         pid = process.running_pid(layout.run, svc.name)
+        if pid is None and svc.skip is not None:
+            out.append(ServiceStatus(svc.name, "not configured", None, svc.ports, svc.skip, log))
+            continue
         if pid is None:
             foreign = [p for p in svc.ports if port_open(HOST_FREE_CHECK_HOST, p, 0.2)]
             detail = (

@@ -5,11 +5,10 @@
 - Flink: through the SQL Gateway, in a session of its own with temporary tables over the
   pipeline's PostgreSQL tables (JDBC, batch mode: the current value per key) and over the alerts
   topic (Kafka, streaming, for push queries);
-- ksqlDB: pull and push queries through ksql-python-ng (`/query-stream`)."""
+- ksqlDB: pull and push queries on its REST API (`/query-stream`, fraudctl.ksqldb.client)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,9 @@ from typing import Any
 
 from fraudctl.config.project import Project
 from fraudctl.config.secrets import resolve_embedded
+from fraudctl.deploy.engine import ksql_client
 from fraudctl.flink.gateway import FlinkSession, GatewayError
+from fraudctl.ksqldb.client import KsqlError, QueryTimeout
 from fraudctl.query import guard
 from fraudctl.query.library import KSQL_DIR, Query, Sort
 from fraudctl.query.params import bind
@@ -130,35 +131,24 @@ def _flink(
 def _ksqldb(
     project: Project, env_name: str, prepared: Prepared, limit: int | None, deadline: float | None, cb: Callbacks
 ) -> int:
-    from ksql import KSQLAPI  # type: ignore[attr-defined]  # ksql-python-ng: untyped re-export
-
-    env = sql_context(project, env_name)["env"]
-    url = str(env["ksqldb"]["url"])
-    client = KSQLAPI(url, timeout=30)
+    client = ksql_client(sql_context(project, env_name)["env"])
     properties = {"ksql.streams.auto.offset.reset": "latest" if prepared.push else "earliest"}
     rows = 0
-    columns: list[str] = []
+    ready = False
     try:
-        results = client.query(prepared.sql + ";", stream_properties=properties, use_http2=True)
-        for chunk in results:
-            text = chunk.decode() if isinstance(chunk, bytes) else str(chunk)
-            for line in filter(None, (part.strip().rstrip(",") for part in text.splitlines())):
-                item = json.loads(line)
-                if isinstance(item, dict):
-                    if "columnNames" in item:
-                        columns = [str(c).lower() for c in item["columnNames"]]
-                        cb.on_ready(columns)
-                    elif item.get("@type", "").endswith("error") or "error_code" in item:
-                        raise QueryError(str(item.get("message", item)))
-                    continue
-                cb.on_row(columns, list(item))
-                rows += 1
-                if (limit is not None and rows >= limit) or (deadline is not None and time.monotonic() > deadline):
-                    return rows
-    except QueryError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - httpx and ksql-python raise many kinds; say which
-        raise QueryError(f"ksqlDB at {url}: {type(exc).__name__}: {exc}") from exc
+        for columns, row in client.query_stream(prepared.sql, properties, deadline):
+            if not ready:
+                cb.on_ready(columns)
+                ready = True
+            cb.on_row(columns, row)
+            rows += 1
+            if limit is not None and rows >= limit:
+                break
+    except QueryTimeout:
+        if not prepared.push:
+            raise TimeoutError(f"the query did not finish within its timeout ({rows} row(s) so far)") from None
+    except KsqlError as exc:
+        raise QueryError(str(exc)) from exc
     return rows
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from fraudctl.config.project import Project
 from fraudctl.config.source import Problem
+from fraudctl.ksqldb import statements
 from fraudctl.render import jinja
 from fraudctl.render.connectors import RenderedConnector, render_connector
 from fraudctl.render.context import env_view, rule_views, stream_view, topic_views
@@ -41,9 +42,11 @@ def sql_context(
     params: dict[str, dict[str, Any]] | None = None,
     run: dict[str, str] | None = None,
     topic_names: dict[str, str] | None = None,
+    ksql_prefix: str | None = None,
 ) -> dict[str, Any]:
     """`topic_names` maps declared topics to the names a run uses instead (scenarios and benchmarks
-    run on fresh topics of their own)."""
+    run on fresh topics of their own); `ksql_prefix` names the ksqlDB objects of a run apart from
+    every other pipeline on the same server (default: the environment's `ksqldb.prefix`)."""
     env = env_view(project, env_name)
     topics = topic_views(project, env)
     for name, actual in (topic_names or {}).items():
@@ -54,11 +57,15 @@ def sql_context(
         "rules": rule_views(project, env, params),
         "stream": stream_view(env),
         "run": run or STREAM_RUN,
+        "ksql_prefix": ksql_prefix if ksql_prefix is not None else str((env.get("ksqldb") or {}).get("prefix", "")),
     }
 
 
 def render_sql(project: Project, engine: str, context: dict[str, Any]) -> str:
-    return jinja.render(project.templates, f"{engine}/pipeline.sql.j2", context)
+    sql = jinja.render(project.templates, f"{engine}/pipeline.sql.j2", context)
+    if engine == "ksql" and context.get("ksql_prefix"):
+        sql = statements.prefixed(sql, str(context["ksql_prefix"]))
+    return sql
 
 
 def render_environment(project: Project, env_name: str) -> tuple[Rendered, list[Problem]]:

@@ -1,14 +1,19 @@
-"""Golden scenarios on a real ksqlDB server (where a Docker engine runs one).
+"""Golden scenarios on a real ksqlDB server (any server at a URL, on the Kafka it uses).
 
-ksqlDB object names are global to a server, so scenarios run one after another: each gets fresh
-single-partition topics, its transactions (and blacklist) are produced first, the rendered
-statements (with the scenario's parameters and topic names) are created reading from the earliest
-offset, and the detections topic is read until it has been quiet for `settle_s`. Then every query
-is terminated and every object dropped, with the topics the queries created, before the next.
+ksqlDB object names are global to a server, and the server may hold a deployed pipeline, so each
+scenario runs under names of its own: fresh single-partition topics, and every object and every
+topic its queries create prefixed with the run's id (`fraudctl.ksqldb.statements.prefixed`). The
+scenario's records are produced first (moved near now), the rendered statements are created reading
+from the earliest offset, and the detections topic is read until it has been quiet for `settle_s`.
+Then exactly the queries this run started are terminated and its objects dropped, readers first,
+with the topics the queries created; nothing else on the server is touched.
 
-ksqlDB has no bounded run: "quiet for a while" stands for "done". A transaction that arrives out
-of order can repeat a rapid_burst hit of a later one; alerts are compared by (rule, user,
-transaction) after de-duplication by alert_id, as the sinks upsert them."""
+Late rows: ksqlDB writes no late-row topic; the runner reads which transactions passed the lateness
+stage (`transactions_in_time`) and counts the rest as set aside, so a scenario's `late` expectation
+is checked as it is on Flink (every row is either evaluated or late, or the scenario fails).
+
+ksqlDB has no bounded run: "quiet for a while" stands for "done". Alerts are compared by (rule,
+user, transaction) after de-duplication by alert_id, as the sinks upsert them."""
 
 from __future__ import annotations
 
@@ -24,13 +29,19 @@ from confluent_kafka.admin import AdminClient
 
 from fraudctl.config.project import Project
 from fraudctl.ksqldb.client import KsqlClient, KsqlError
-from fraudctl.ksqldb.statements import INSERT, QUERY, parse, settings
+from fraudctl.ksqldb.statements import INSERT, QUERY, Statement, parse, settings
 from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
 from fraudctl.scenarios import topics as scenario_topics
 from fraudctl.scenarios.flink_runner import Outcome, compare
 from fraudctl.scenarios.model import Alert, Scenario
 
 TOPICS = (*ENGINE_TOPICS, "fraud-alerts")
+IN_TIME = "transactions_in_time"  # the lateness stage's table (templates/ksql/state/history.sql.j2)
+
+
+def _field(value: dict[str, Any], name: str) -> str:
+    """A field written by a query with unquoted (upper-case) or quoted (lower-case) names."""
+    return str(value.get(name, value.get(name.upper())))
 
 
 class KsqlScenarioRunner:
@@ -42,11 +53,12 @@ class KsqlScenarioRunner:
         ksqldb_url: str,
         progress: Callable[[str, str], None] = lambda _n, _s: None,
         settle_s: float = 8.0,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         self.project = project
         self.env_name = env_name
         self.bootstrap = bootstrap
-        self.client = KsqlClient(ksqldb_url)
+        self.client = KsqlClient(ksqldb_url, auth)
         self.progress = progress
         self.settle_s = settle_s
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -57,33 +69,70 @@ class KsqlScenarioRunner:
     def _one(self, sc: Scenario) -> Outcome:
         outcome = Outcome(sc)
         started = time.monotonic()
+        run_id = uuid.uuid4().hex[:8]
         topics = scenario_topics.fresh(TOPICS)
+        prefix = f"scenario_{run_id}_"
         self.progress(sc.name, "running")
-        statements = []
+        statements: list[Statement] = []
+        query_ids: list[str] = []
         try:
             scenario_topics.create(self.admin, list(topics.values()))
             scenario_topics.produce(self.bootstrap, sc, topics)
-            context = sql_context(self.project, self.env_name, sc.params, topic_names=topics)
+            context = sql_context(self.project, self.env_name, sc.params, topic_names=topics, ksql_prefix=prefix)
             sql = render_sql(self.project, "ksql", context)
             statements = parse(sql)
             properties = {**settings(sql), "ksql.streams.auto.offset.reset": "earliest"}
             for statement in statements:
-                self.client.execute(statement.sql, properties)
+                query_ids += _query_ids(self.client.execute(statement.sql, properties))
             produced = self._read_until_quiet(topics["detections"])
             outcome.missing, outcome.unexpected = compare(Counter(sc.expected), produced)
-            outcome.passed = not outcome.missing and not outcome.unexpected
+            self._judge_late(outcome, sc, self._topic_of(statements, prefix + IN_TIME))
+            outcome.passed = not outcome.missing and not outcome.unexpected and outcome.error is None
         except (KsqlError, RuntimeError, ValueError) as exc:
             outcome.error = str(exc)
         finally:
-            self._drop(statements)
+            self._drop(statements, query_ids)
             scenario_topics.delete(self.admin, list(topics.values()))
         outcome.seconds = time.monotonic() - started
         self.progress(sc.name, "PASS" if outcome.passed else "FAIL")
         return outcome
 
-    def _read_until_quiet(self, topic: str) -> Counter[Alert]:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"scenario-{uuid.uuid4().hex}"})
+    @staticmethod
+    def _topic_of(statements: list[Statement], name: str) -> str:
+        for s in statements:
+            if s.name == name:
+                topic = s.topic
+                if topic:
+                    return topic
+        raise RuntimeError(f"the rendered pipeline has no {name} (templates/ksql/state/history.sql.j2)")
+
+    def _judge_late(self, outcome: Outcome, sc: Scenario, in_time_topic: str) -> None:
+        """Every produced row either passed the lateness stage or was set aside as late."""
+        passed = Counter(_field(v, "transaction_id") for v in self._read_all(in_time_topic))
+        produced = Counter(str(tx["transaction_id"]) for tx in sc.transactions)
+        late = produced - passed
+        outcome.late = sorted(late.elements())
+        if sum(passed.values()) + len(outcome.late) != len(sc.transactions):
+            outcome.error = (
+                f"the lateness stage passed {sum(passed.values())} rows and set aside {len(outcome.late)}, "
+                f"of {len(sc.transactions)} produced"
+            )
+        elif sc.expected_late is not None and outcome.late != sc.expected_late:
+            outcome.error = f"late transactions {outcome.late}, expected {sc.expected_late}"
+
+    def _consumer(self, topic: str) -> Consumer:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"scenario-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+            }
+        )
         consumer.assign([TopicPartition(topic, 0, 0)])
+        return consumer
+
+    def _read_until_quiet(self, topic: str) -> Counter[Alert]:
+        consumer = self._consumer(topic)
         seen: dict[str, Alert] = {}
         quiet_since = time.monotonic()
         deadline = time.monotonic() + 180
@@ -93,21 +142,43 @@ class KsqlScenarioRunner:
                 if msg is None or msg.error() is not None:
                     continue
                 value: dict[str, Any] = json.loads(msg.value() or b"{}")
-                alert_id = str(value.get("ALERT_ID") or value.get("alert_id"))
-                rule = str(value.get("RULE") or value.get("rule"))
-                user = str(value.get("USER_ID") or value.get("user_id"))
-                tx = str(value.get("TRANSACTION_ID") or value.get("transaction_id"))
-                seen[alert_id] = (rule, user, tx)
+                seen[_field(value, "alert_id")] = (
+                    _field(value, "rule"),
+                    _field(value, "user_id"),
+                    _field(value, "transaction_id"),
+                )
                 quiet_since = time.monotonic()
         finally:
             consumer.close()
         return Counter(seen.values())
 
-    def _drop(self, statements: list[Any]) -> None:
-        """Terminates every query and drops every object of the scenario, readers first."""
+    def _read_all(self, topic: str) -> list[dict[str, Any]]:
+        """Every record of a single-partition topic up to its end now."""
+        consumer = self._consumer(topic)
         try:
-            for query in self.client.queries():
-                self.client.execute(f"TERMINATE {query['id']}")
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+            out: list[dict[str, Any]] = []
+            position = 0
+            deadline = time.monotonic() + 60
+            while position < high and time.monotonic() < deadline:
+                msg = consumer.poll(0.5)
+                if msg is None or msg.error() is not None:
+                    continue
+                position = int(msg.offset() or 0) + 1
+                value = msg.value()
+                if value:
+                    out.append(json.loads(value))
+            if position < high:
+                raise RuntimeError(f"could not read {topic} to its end ({position} of {high})")
+            return out
+        finally:
+            consumer.close()
+
+    def _drop(self, statements: list[Statement], query_ids: list[str]) -> None:
+        """Terminates the queries this run started, then drops its objects, readers first."""
+        try:
+            for query_id in reversed(query_ids):
+                self.client.execute(f"TERMINATE {query_id}")
             for statement in reversed(statements):
                 if statement.kind == INSERT:
                     continue
@@ -115,3 +186,13 @@ class KsqlScenarioRunner:
                 self.client.execute(f"DROP {statement.object_type} IF EXISTS {statement.name}{delete}")
         except KsqlError as exc:
             self.progress("cleanup", f"failed: {exc}")
+
+
+def _query_ids(entities: list[dict[str, Any]]) -> list[str]:
+    """The persistent query a statement started, from the server's answer."""
+    out = []
+    for entity in entities:
+        status = entity.get("commandStatus") or {}
+        if status.get("queryId"):
+            out.append(str(status["queryId"]))
+    return out

@@ -4,8 +4,8 @@ and the transaction record contract all fail with file, line and key."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,22 @@ class Scenario:
 
     def first_event_ms(self) -> int:
         return min(event_ms(t["timestamp"]) for t in self.transactions)
+
+
+def shifted_near(sc: Scenario, now: datetime) -> Scenario:
+    """The scenario moved forward by whole days so that its last event lies in the day before `now`:
+    every gap, time of day and window alignment kept. Brokers delete records older than a topic's
+    retention (the files' 2024 times would vanish mid-run) and refuse times more than an hour ahead."""
+    last = max((event_ms(t["timestamp"]) for t in sc.transactions), default=int(now.timestamp() * 1000))
+    days = max(0, (int(now.timestamp() * 1000) - last) // 86_400_000)
+    if days == 0:
+        return sc
+    moved = []
+    for tx in sc.transactions:
+        when = datetime.fromisoformat(str(tx["timestamp"]).replace("Z", "+00:00")) + timedelta(days=days)
+        millis = f".{when.microsecond // 1000:03d}" if when.microsecond else ""
+        moved.append({**tx, "timestamp": when.strftime("%Y-%m-%dT%H:%M:%S") + millis + "Z"})
+    return replace(sc, transactions=moved)
 
 
 def event_ms(timestamp: str) -> int:

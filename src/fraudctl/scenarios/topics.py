@@ -8,11 +8,13 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from fraudctl.scenarios.model import Scenario
+from fraudctl.kafka_clients import PARTITIONER
+from fraudctl.scenarios.model import Scenario, shifted_near
 
 
 def fresh(names: Iterable[str]) -> dict[str, str]:
@@ -32,11 +34,15 @@ def delete(admin: AdminClient, names: list[str]) -> None:
             future.result(timeout=30)
 
 
-def produce(bootstrap: str, sc: Scenario, topics: dict[str, str]) -> None:
-    """The scenario's reference data, then its transactions in file order. Reference data exists
-    "before" every transaction: its record time precedes the first event by a day, so an event-time
-    join (Flink) or a timestamp-ordered stream-table join (ksqlDB) sees it as of each transaction."""
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+def produce(bootstrap: str, sc: Scenario, topics: dict[str, str]) -> Scenario:
+    """The scenario's reference data, then its transactions in file order, moved near now (see
+    `shifted_near`); returns the scenario as produced. Reference data exists "before" every
+    transaction: its record time precedes the first event by a day, so an event-time join (Flink) or
+    a timestamp-ordered stream-table join (ksqlDB) sees it as of each transaction."""
+    sc = shifted_near(sc, datetime.now(UTC))
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "partitioner": PARTITIONER}
+    )
     reference_time = sc.first_event_ms() - 86_400_000
     for user in sc.blacklist:
         value = json.dumps({"user_id": user, "reason": "scenario", "added_at": None})
@@ -45,3 +51,4 @@ def produce(bootstrap: str, sc: Scenario, topics: dict[str, str]) -> None:
         producer.produce(topics["transactions"], key=str(tx["user_id"]), value=json.dumps(tx))
     if producer.flush(30) != 0:
         raise RuntimeError("could not deliver the scenario's records to Kafka")
+    return sc

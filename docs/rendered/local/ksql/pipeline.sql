@@ -7,6 +7,8 @@
 -- Kafka Streams' record cache): fraudctl sends this setting with every statement.
 SET 'ksql.streams.cache.max.bytes.buffering' = '0';
 
+-- `timestamp` is a reserved word: the TIMESTAMP property names the column back-quoted (unquoted,
+-- ksqlDB upper-cases the name and finds no such column).
 CREATE STREAM IF NOT EXISTS transactions (
   user_key STRING KEY,
   transaction_id STRING,
@@ -25,7 +27,7 @@ CREATE STREAM IF NOT EXISTS transactions (
 ) WITH (
   KAFKA_TOPIC = 'transactions',
   VALUE_FORMAT = 'JSON',
-  TIMESTAMP = 'timestamp',
+  TIMESTAMP = '`timestamp`',
   TIMESTAMP_FORMAT = 'yyyy-MM-dd''T''HH:mm:ss[.SSS]X'
 );
 
@@ -39,22 +41,23 @@ CREATE TABLE IF NOT EXISTS blacklist (
   VALUE_FORMAT = 'JSON'
 );
 
--- Rule hits, before scoring; every rule inserts into this stream (the key travels in the value too).
+-- Rule hits, before scoring; each rule's hits are copied into this stream (the key travels in the
+-- value too). Lower-case field names, as the Flink job writes them and the enrichment step reads them.
 CREATE STREAM IF NOT EXISTS detections (
   user_key STRING KEY,
-  alert_id STRING,
-  rule STRING,
-  rule_id STRING,
-  severity STRING,
-  user_id STRING,
-  transaction_id STRING,
-  amount DECIMAL(18, 2),
-  currency STRING,
-  location STRING,
-  event_time STRING,
-  window_start BIGINT,
-  window_end BIGINT,
-  evidence STRING
+  `alert_id` STRING,
+  `rule` STRING,
+  `rule_id` STRING,
+  `severity` STRING,
+  `user_id` STRING,
+  `transaction_id` STRING,
+  `amount` DECIMAL(18, 2),
+  `currency` STRING,
+  `location` STRING,
+  `event_time` STRING,
+  `window_start` STRING,
+  `window_end` STRING,
+  `evidence` STRING
 ) WITH (
   KAFKA_TOPIC = 'detections',
   VALUE_FORMAT = 'JSON'
@@ -74,6 +77,8 @@ SELECT
   LATEST_BY_OFFSET(currency, false) AS currency,
   LATEST_BY_OFFSET(`timestamp`, false) AS `timestamp`,
   LATEST_BY_OFFSET(location, false) AS location,
+  LATEST_BY_OFFSET(lat, false) AS lat,
+  LATEST_BY_OFFSET(lon, false) AS lon,
   LATEST_BY_OFFSET(device_id, false) AS device_id,
   LATEST_BY_OFFSET(ROWTIME, false) AS event_ms
 FROM transactions
@@ -90,6 +95,8 @@ CREATE STREAM IF NOT EXISTS transactions_on_time (
   currency STRING,
   `timestamp` STRING,
   location STRING,
+  lat DOUBLE,
+  lon DOUBLE,
   device_id STRING,
   event_ms BIGINT
 ) WITH (KAFKA_TOPIC = 'fraud_transactions_in_time', VALUE_FORMAT = 'JSON', TIMESTAMP = 'event_ms');
@@ -102,13 +109,15 @@ SELECT
   user_id AS user_key,
   LATEST_BY_OFFSET(CONCAT(LPAD(CAST(event_ms AS STRING), 15, '0'), CHR(31), transaction_id, CHR(31), CAST(amount AS STRING), CHR(31),
          COALESCE(currency, ''), CHR(31), COALESCE(location, ''), CHR(31), COALESCE(`timestamp`, ''), CHR(31),
-         COALESCE(device_id, '')), 50, false) AS entries,
+         COALESCE(device_id, ''), CHR(31), COALESCE(CAST(lat AS STRING), ''), CHR(31), COALESCE(CAST(lon AS STRING), '')), 50, false) AS entries,
   AS_VALUE(user_id) AS user_id,
   LATEST_BY_OFFSET(transaction_id, false) AS transaction_id,
   LATEST_BY_OFFSET(amount, false) AS amount,
   LATEST_BY_OFFSET(currency, false) AS currency,
   LATEST_BY_OFFSET(`timestamp`, false) AS `timestamp`,
   LATEST_BY_OFFSET(location, false) AS location,
+  LATEST_BY_OFFSET(lat, false) AS lat,
+  LATEST_BY_OFFSET(lon, false) AS lon,
   LATEST_BY_OFFSET(event_ms, false) AS event_ms
 FROM transactions_on_time
 GROUP BY user_id
@@ -123,6 +132,8 @@ CREATE STREAM IF NOT EXISTS user_history_changes (
   currency STRING,
   `timestamp` STRING,
   location STRING,
+  lat DOUBLE,
+  lon DOUBLE,
   event_ms BIGINT
 ) WITH (KAFKA_TOPIC = 'fraud_user_history', VALUE_FORMAT = 'JSON', TIMESTAMP = 'event_ms');
 
@@ -134,7 +145,9 @@ CREATE STREAM IF NOT EXISTS user_history_changes (
 -- 5 transactions in its window: the one 4 places before e is at most 60s older.
 -- Usually e is r itself; e is later than r when r arrived out of order, which is what Flink's
 -- event-time order gives. A repeat of an earlier hit has the same alert_id (sinks upsert).
-CREATE STREAM IF NOT EXISTS rapid_burst_hits WITH (KAFKA_TOPIC = 'fraud_rapid_burst_hits', VALUE_FORMAT = 'JSON') AS
+-- The windows found (EXPLODE: one row per hit); ksqlDB cannot upgrade a query with a table function in
+-- place, so a change of min_count or window re-creates this stage and its readers.
+CREATE STREAM IF NOT EXISTS rapid_burst_windows WITH (KAFKA_TOPIC = 'fraud_rapid_burst_windows', VALUE_FORMAT = 'JSON') AS
 SELECT
   h.user_key AS user_key,
   h.user_id AS user_id,
@@ -151,93 +164,101 @@ WHERE ARRAY_LENGTH(FILTER(h.entries, x => SPLIT(x, CHR(31))[2] = h.transaction_i
   AND ARRAY_LENGTH(ARRAY_DISTINCT(h.entries)) >= 5
 EMIT CHANGES;
 
-INSERT INTO detections
+CREATE STREAM IF NOT EXISTS rapid_burst_hits WITH (KAFKA_TOPIC = 'fraud_rapid_burst_hits', VALUE_FORMAT = 'JSON') AS
 SELECT
   r.user_key AS user_key,
-  CONCAT('rapid_burst', ':', SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[2]) AS alert_id,
-  'rapid_burst' AS rule,
-  'FR-001' AS rule_id,
-  'medium' AS severity,
-  r.user_id AS user_id,
-  SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[2] AS transaction_id,
-  CAST(SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[3] AS DECIMAL(18, 2)) AS amount,
-  SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[4] AS currency,
-  SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[5] AS location,
-  SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[6] AS event_time,
-  CAST(SUBSTRING(SPLIT(r.hit, CHR(30))[1], 1, 15) AS BIGINT) - 60000 AS window_start,
-  CAST(SUBSTRING(SPLIT(r.hit, CHR(30))[1], 1, 15) AS BIGINT) AS window_end,
+  CONCAT('rapid_burst', ':', SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[2]) AS `alert_id`,
+  'rapid_burst' AS `rule`,
+  'FR-001' AS `rule_id`,
+  'medium' AS `severity`,
+  r.user_id AS `user_id`,
+  SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[2] AS `transaction_id`,
+  CAST(SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[3] AS DECIMAL(18, 2)) AS `amount`,
+  SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[4] AS `currency`,
+  SPLIT(SPLIT(r.hit, CHR(30))[1], CHR(31))[5] AS `location`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(CAST(SUBSTRING(SPLIT(r.hit, CHR(30))[1], 1, 15) AS BIGINT)), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `event_time`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(CAST(SUBSTRING(SPLIT(r.hit, CHR(30))[1], 1, 15) AS BIGINT) - 60000), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `window_start`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(CAST(SUBSTRING(SPLIT(r.hit, CHR(30))[1], 1, 15) AS BIGINT)), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `window_end`,
   CONCAT('{"count_at_least":5,"transaction_ids":"',
          ARRAY_JOIN(TRANSFORM(SLICE(SPLIT(r.hit, CHR(30)), 2, 6), x => SPLIT(x, CHR(31))[2]), ','),
-         '"}') AS evidence
-FROM rapid_burst_hits r
+         '"}') AS `evidence`
+FROM rapid_burst_windows r
 EMIT CHANGES;
 
+INSERT INTO detections SELECT * FROM rapid_burst_hits EMIT CHANGES;
 
 
--- FR-002 location_mismatch: a stream-stream self-join of one user's transactions within 10m,
--- in different locations; with coordinates on both, only above 900 km/h.
--- A second source stream over the same topic is the join's other side (ksqlDB joins two sources).
-CREATE STREAM IF NOT EXISTS transactions_earlier (
-  user_key STRING KEY,
-  transaction_id STRING,
-  `timestamp` STRING,
-  location STRING,
-  lat DOUBLE,
-  lon DOUBLE
-) WITH (
-  KAFKA_TOPIC = 'transactions',
-  VALUE_FORMAT = 'JSON',
-  TIMESTAMP = 'timestamp',
-  TIMESTAMP_FORMAT = 'yyyy-MM-dd''T''HH:mm:ss[.SSS]X'
-);
 
-INSERT INTO detections
+-- FR-002 location_mismatch: a transaction in a different location than the user's previous one (the
+-- latest earlier in event time) within 10m; with coordinates on both, only above
+-- 900 km/h. Like Flink's MATCH_RECOGNIZE (A B), each transaction is compared
+-- with its predecessor only (London -> Paris -> Paris is one alert, not two).
+-- The predecessor is found once per transaction, in a stage of its own.
+CREATE STREAM IF NOT EXISTS location_previous WITH (KAFKA_TOPIC = 'fraud_location_previous', VALUE_FORMAT = 'JSON') AS
 SELECT
-  b.user_key AS user_key,
-  CONCAT('location_mismatch', ':', b.transaction_id) AS alert_id,
-  'location_mismatch' AS rule,
-  'FR-002' AS rule_id,
-  'high' AS severity,
-  b.user_id AS user_id,
-  b.transaction_id AS transaction_id,
-  CAST(b.amount AS DECIMAL(18, 2)) AS amount,
-  b.currency AS currency,
-  b.location AS location,
-  b.`timestamp` AS event_time,
-  a.ROWTIME AS window_start,
-  b.ROWTIME AS window_end,
-  CONCAT('{"previous_transaction_id":"', a.transaction_id, '","previous_location":"', a.location, '"}') AS evidence
-FROM transactions b
-JOIN transactions_earlier a WITHIN (10 MINUTES, 0 SECONDS) GRACE PERIOD 5 SECONDS
-  ON b.user_key = a.user_key
-WHERE a.location <> b.location
-  AND a.transaction_id <> b.transaction_id
-  AND (a.lat IS NULL OR b.lat IS NULL
-       OR GEO_DISTANCE(a.lat, a.lon, b.lat, b.lon, 'KM')
-          / (GREATEST((b.ROWTIME - a.ROWTIME) / 1000, 1) / 3600.0) > 900)
+  h.user_key AS user_key,
+  h.user_id AS user_id,
+  h.transaction_id AS transaction_id,
+  h.amount AS amount,
+  h.currency AS currency,
+  h.location AS location,
+  h.lat AS lat,
+  h.lon AS lon,
+  h.event_ms AS event_ms,
+  ARRAY_MAX(FILTER(h.entries, x => CAST(SUBSTRING(x, 1, 15) AS BIGINT) < h.event_ms)) AS previous
+FROM user_history_changes h
+WHERE ARRAY_LENGTH(FILTER(h.entries, x => SPLIT(x, CHR(31))[2] = h.transaction_id)) = 1
 EMIT CHANGES;
+
+CREATE STREAM IF NOT EXISTS location_mismatch_hits WITH (KAFKA_TOPIC = 'fraud_location_mismatch_hits', VALUE_FORMAT = 'JSON') AS
+SELECT
+  l.user_key AS user_key,
+  CONCAT('location_mismatch', ':', l.transaction_id) AS `alert_id`,
+  'location_mismatch' AS `rule`,
+  'FR-002' AS `rule_id`,
+  'high' AS `severity`,
+  l.user_id AS `user_id`,
+  l.transaction_id AS `transaction_id`,
+  CAST(l.amount AS DECIMAL(18, 2)) AS `amount`,
+  l.currency AS `currency`,
+  l.location AS `location`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(l.event_ms), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `event_time`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(CAST(SUBSTRING(l.previous, 1, 15) AS BIGINT)), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `window_start`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(l.event_ms), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `window_end`,
+  CONCAT('{"previous_transaction_id":"', SPLIT(l.previous, CHR(31))[2],
+         '","previous_location":"', SPLIT(l.previous, CHR(31))[5], '"}') AS `evidence`
+FROM location_previous l
+WHERE l.previous IS NOT NULL
+  AND CAST(SUBSTRING(l.previous, 1, 15) AS BIGINT) >= l.event_ms - 600000
+  AND SPLIT(l.previous, CHR(31))[5] <> l.location
+  AND (l.lat IS NULL OR l.lon IS NULL OR SPLIT(l.previous, CHR(31))[8] = '' OR SPLIT(l.previous, CHR(31))[9] = ''
+       OR GEO_DISTANCE(CAST(SPLIT(l.previous, CHR(31))[8] AS DOUBLE), CAST(SPLIT(l.previous, CHR(31))[9] AS DOUBLE), l.lat, l.lon, 'KM')
+          / (CAST(GREATEST((l.event_ms - CAST(SUBSTRING(l.previous, 1, 15) AS BIGINT)) / 1000, CAST(1 AS BIGINT)) AS DOUBLE) / CAST(3600 AS DOUBLE)) > 900)
+EMIT CHANGES;
+
+INSERT INTO detections SELECT * FROM location_mismatch_hits EMIT CHANGES;
 
 
 
 -- FR-003 high_value: amount above 1000, or above 5x the user's average over 30d
 -- (the transactions of the user's history up to this one's event time, itself excluded).
-INSERT INTO detections
+CREATE STREAM IF NOT EXISTS high_value_hits WITH (KAFKA_TOPIC = 'fraud_high_value_hits', VALUE_FORMAT = 'JSON') AS
 SELECT
   h.user_key AS user_key,
-  CONCAT('high_value', ':', h.transaction_id) AS alert_id,
-  'high_value' AS rule,
-  'FR-003' AS rule_id,
-  'medium' AS severity,
-  h.user_id AS user_id,
-  h.transaction_id AS transaction_id,
-  CAST(h.amount AS DECIMAL(18, 2)) AS amount,
-  h.currency AS currency,
-  h.location AS location,
-  h.`timestamp` AS event_time,
-  h.event_ms - 2592000000 AS window_start,
-  h.event_ms AS window_end,
+  CONCAT('high_value', ':', h.transaction_id) AS `alert_id`,
+  'high_value' AS `rule`,
+  'FR-003' AS `rule_id`,
+  'medium' AS `severity`,
+  h.user_id AS `user_id`,
+  h.transaction_id AS `transaction_id`,
+  CAST(h.amount AS DECIMAL(18, 2)) AS `amount`,
+  h.currency AS `currency`,
+  h.location AS `location`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(h.event_ms), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `event_time`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(h.event_ms - 2592000000), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `window_start`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(h.event_ms), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `window_end`,
   CONCAT('{"previous_count":', CAST(ARRAY_LENGTH(FILTER(ARRAY_DISTINCT(h.entries), x => SPLIT(x, CHR(31))[2] <> h.transaction_id AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) <= h.event_ms AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) >= h.event_ms - 2592000000)) AS STRING),
-         ',"previous_total":', CAST(REDUCE(FILTER(ARRAY_DISTINCT(h.entries), x => SPLIT(x, CHR(31))[2] <> h.transaction_id AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) <= h.event_ms AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) >= h.event_ms - 2592000000), CAST(0 AS DOUBLE), (s, x) => s + CAST(SPLIT(x, CHR(31))[3] AS DOUBLE)) AS STRING), '}') AS evidence
+         ',"previous_total":', CAST(REDUCE(FILTER(ARRAY_DISTINCT(h.entries), x => SPLIT(x, CHR(31))[2] <> h.transaction_id AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) <= h.event_ms AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) >= h.event_ms - 2592000000), CAST(0 AS DOUBLE), (s, x) => s + CAST(SPLIT(x, CHR(31))[3] AS DOUBLE)) AS STRING), '}') AS `evidence`
 FROM user_history_changes h
 WHERE ARRAY_LENGTH(FILTER(h.entries, x => SPLIT(x, CHR(31))[2] = h.transaction_id)) = 1
   AND (h.amount > 1000
@@ -245,30 +266,35 @@ WHERE ARRAY_LENGTH(FILTER(h.entries, x => SPLIT(x, CHR(31))[2] = h.transaction_i
            AND h.amount * ARRAY_LENGTH(FILTER(ARRAY_DISTINCT(h.entries), x => SPLIT(x, CHR(31))[2] <> h.transaction_id AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) <= h.event_ms AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) >= h.event_ms - 2592000000)) > 5 * REDUCE(FILTER(ARRAY_DISTINCT(h.entries), x => SPLIT(x, CHR(31))[2] <> h.transaction_id AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) <= h.event_ms AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) >= h.event_ms - 2592000000), CAST(0 AS DOUBLE), (s, x) => s + CAST(SPLIT(x, CHR(31))[3] AS DOUBLE))))
 EMIT CHANGES;
 
+INSERT INTO detections SELECT * FROM high_value_hits EMIT CHANGES;
 
 
--- FR-004 blacklisted_account: stream-table join on the key. Both topics are keyed by user_id
--- with the same partition count, so the join needs no repartition.
 
-INSERT INTO detections
+-- FR-004 blacklisted_account: each transaction in time (first delivery only, as on Flink) joined with
+-- the blacklist on the user. The history topic is keyed by user_id like the blacklist topic (Java's
+-- murmur2 partitioner on both, so a user's rows meet in one partition).
+CREATE STREAM IF NOT EXISTS blacklisted_account_hits WITH (KAFKA_TOPIC = 'fraud_blacklisted_account_hits', VALUE_FORMAT = 'JSON') AS
 SELECT
-  t.user_key AS user_key,
-  CONCAT('blacklisted_account', ':', t.transaction_id) AS alert_id,
-  'blacklisted_account' AS rule,
-  'FR-004' AS rule_id,
-  'critical' AS severity,
-  t.user_id AS user_id,
-  t.transaction_id AS transaction_id,
-  CAST(t.amount AS DECIMAL(18, 2)) AS amount,
-  t.currency AS currency,
-  t.location AS location,
-  t.`timestamp` AS event_time,
-  t.ROWTIME AS window_start,
-  t.ROWTIME AS window_end,
-  CONCAT('{"reason":"', COALESCE(b.reason, ''), '"}') AS evidence
-FROM transactions t
-JOIN blacklist b ON t.user_key = b.user_id
+  h.user_key AS user_key,
+  CONCAT('blacklisted_account', ':', h.transaction_id) AS `alert_id`,
+  'blacklisted_account' AS `rule`,
+  'FR-004' AS `rule_id`,
+  'critical' AS `severity`,
+  h.user_id AS `user_id`,
+  h.transaction_id AS `transaction_id`,
+  CAST(h.amount AS DECIMAL(18, 2)) AS `amount`,
+  h.currency AS `currency`,
+  h.location AS `location`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(h.event_ms), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `event_time`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(h.event_ms), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `window_start`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(h.event_ms), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `window_end`,
+  CONCAT('{"reason":"', COALESCE(b.reason, ''), '"}') AS `evidence`
+FROM user_history_changes h
+JOIN blacklist b ON h.user_key = b.user_id
+WHERE ARRAY_LENGTH(FILTER(h.entries, x => SPLIT(x, CHR(31))[2] = h.transaction_id)) = 1
 EMIT CHANGES;
+
+INSERT INTO detections SELECT * FROM blacklisted_account_hits EMIT CHANGES;
 
 
 
@@ -281,13 +307,15 @@ SELECT
   CONCAT(user_id, CHR(31), device_id) AS user_device,
   LATEST_BY_OFFSET(CONCAT(LPAD(CAST(event_ms AS STRING), 15, '0'), CHR(31), transaction_id, CHR(31), CAST(amount AS STRING), CHR(31),
          COALESCE(currency, ''), CHR(31), COALESCE(location, ''), CHR(31), COALESCE(`timestamp`, ''), CHR(31),
-         COALESCE(device_id, '')), 8, false) AS uses,
+         COALESCE(device_id, ''), CHR(31), COALESCE(CAST(lat AS STRING), ''), CHR(31), COALESCE(CAST(lon AS STRING), '')), 8, false) AS uses,
   LATEST_BY_OFFSET(transaction_id, false) AS transaction_id,
   LATEST_BY_OFFSET(user_id, false) AS user_id,
   LATEST_BY_OFFSET(amount, false) AS amount,
   LATEST_BY_OFFSET(currency, false) AS currency,
   LATEST_BY_OFFSET(`timestamp`, false) AS `timestamp`,
   LATEST_BY_OFFSET(location, false) AS location,
+  LATEST_BY_OFFSET(lat, false) AS lat,
+  LATEST_BY_OFFSET(lon, false) AS lon,
   LATEST_BY_OFFSET(device_id, false) AS device_id,
   LATEST_BY_OFFSET(event_ms, false) AS event_ms
 FROM transactions_on_time
@@ -304,26 +332,28 @@ CREATE STREAM IF NOT EXISTS device_history_changes (
   currency STRING,
   `timestamp` STRING,
   location STRING,
+  lat DOUBLE,
+  lon DOUBLE,
   device_id STRING,
   event_ms BIGINT
 ) WITH (KAFKA_TOPIC = 'fraud_device_history', VALUE_FORMAT = 'JSON', TIMESTAMP = 'event_ms');
 
-INSERT INTO detections
+CREATE STREAM IF NOT EXISTS new_device_hits WITH (KAFKA_TOPIC = 'fraud_new_device_hits', VALUE_FORMAT = 'JSON') AS
 SELECT
   d.user_id AS user_key,
-  CONCAT('new_device', ':', d.transaction_id) AS alert_id,
-  'new_device' AS rule,
-  'FR-005' AS rule_id,
-  'medium' AS severity,
-  AS_VALUE(d.user_id) AS user_id,
-  d.transaction_id AS transaction_id,
-  CAST(d.amount AS DECIMAL(18, 2)) AS amount,
-  d.currency AS currency,
-  d.location AS location,
-  d.`timestamp` AS event_time,
-  d.event_ms - 2592000000 AS window_start,
-  d.event_ms AS window_end,
-  CONCAT('{"device_id":"', d.device_id, '"}') AS evidence
+  CONCAT('new_device', ':', d.transaction_id) AS `alert_id`,
+  'new_device' AS `rule`,
+  'FR-005' AS `rule_id`,
+  'medium' AS `severity`,
+  AS_VALUE(d.user_id) AS `user_id`,
+  d.transaction_id AS `transaction_id`,
+  CAST(d.amount AS DECIMAL(18, 2)) AS `amount`,
+  d.currency AS `currency`,
+  d.location AS `location`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(d.event_ms), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `event_time`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(d.event_ms - 2592000000), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `window_start`,
+  FORMAT_TIMESTAMP(FROM_UNIXTIME(d.event_ms), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') AS `window_end`,
+  CONCAT('{"device_id":"', d.device_id, '"}') AS `evidence`
 FROM device_history_changes d
 WHERE d.amount >= 200
   AND ARRAY_LENGTH(FILTER(d.uses, x => SPLIT(x, CHR(31))[2] = d.transaction_id)) = 1
@@ -332,6 +362,8 @@ WHERE d.amount >= 200
                                       AND CAST(SUBSTRING(x, 1, 15) AS BIGINT) >= d.event_ms - 2592000000)) = 0
 PARTITION BY d.user_id
 EMIT CHANGES;
+
+INSERT INTO detections SELECT * FROM new_device_hits EMIT CHANGES;
 
 
 
@@ -403,9 +435,9 @@ CREATE TABLE IF NOT EXISTS user_activity WITH (KAFKA_TOPIC = 'fraud_user_activit
 SELECT
   p.user_id AS user_id,
   ARRAY_LENGTH(FILTER(p.recent, r => r->t >= p.last_ms - 3600000)) AS txn_count_1h,
-  REDUCE(FILTER(p.recent, r => r->t >= p.last_ms - 3600000), 0.0, (s, r) => s + r->a) AS amount_1h,
+  REDUCE(FILTER(p.recent, r => r->t >= p.last_ms - 3600000), CAST(0 AS DOUBLE), (s, r) => s + r->a) AS amount_1h,
   ARRAY_LENGTH(FILTER(p.recent, r => r->t >= p.last_ms - 86400000)) AS txn_count_24h,
-  REDUCE(FILTER(p.recent, r => r->t >= p.last_ms - 86400000), 0.0, (s, r) => s + r->a) AS amount_24h,
+  REDUCE(FILTER(p.recent, r => r->t >= p.last_ms - 86400000), CAST(0 AS DOUBLE), (s, r) => s + r->a) AS amount_24h,
   p.last_transaction_id AS last_transaction_id,
   p.last_location AS last_location,
   p.last_device_id AS last_device_id,

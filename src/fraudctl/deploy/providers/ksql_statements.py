@@ -21,7 +21,16 @@ from fraudctl.deploy.model import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change,
 from fraudctl.deploy.providers import Progress
 from fraudctl.deploy.state import Record
 from fraudctl.ksqldb.client import KsqlClient
-from fraudctl.ksqldb.statements import INSERT, QUERY, Statement, change_allowed_in_place, normalize, parse, settings
+from fraudctl.ksqldb.statements import (
+    INSERT,
+    QUERY,
+    Statement,
+    change_allowed_in_place,
+    normalize,
+    parse,
+    parse_one,
+    settings,
+)
 
 OFFSET_PROPERTY = "ksql.streams.auto.offset.reset"
 
@@ -52,7 +61,7 @@ class KsqlStatementProvider:
         sources = self.client.sources()
         self._live_queries = self.client.queries()
         self._recorded = {
-            name: parse(str(r.spec["sql"]))[0] for (kind, name), r in records.items() if kind == self.kind
+            name: parse_one(str(r.spec["sql"])) for (kind, name), r in records.items() if kind == self.kind
         }
         out: dict[str, Resource] = {}
         for name in set(desired) | set(self._recorded):
@@ -93,7 +102,7 @@ class KsqlStatementProvider:
         for name, change in list(changes.items()):
             if change.op != UPDATE:
                 continue
-            old = self._recorded.get(name) or parse(str(actual[name].spec["sql"]))[0]
+            old = self._recorded.get(name) or parse_one(str(actual[name].spec["sql"]))
             reason = change_allowed_in_place(old, self.by_name[name])
             if reason is None:
                 changes[name] = Change(

@@ -1,6 +1,8 @@
-"""The ksqlDB deploy provider against a real ksqlDB server (Docker only): the rendered pipeline is
-created statement by statement and runs; a second plan changes nothing; a changed filter is a
-CREATE OR REPLACE; a change ksqlDB cannot apply in place is refused, and re-created on request."""
+"""The ksqlDB deploy provider against a real ksqlDB server: the rendered pipeline is created
+statement by statement and runs; a second plan changes nothing and a second apply sends nothing; a
+rule parameter that lives in a filter is a CREATE OR REPLACE; a change ksqlDB cannot upgrade in place
+is refused with the reason, and re-created on request with its readers; a destroy drops exactly what
+was recorded, readers first. The run's objects and topics are its own (prefix, fresh topics)."""
 
 from __future__ import annotations
 
@@ -12,69 +14,98 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from fraudctl.config.project import load_project
-from fraudctl.deploy.model import CREATE, NOOP, REPLACE, UPDATE, Change
+from fraudctl.deploy.model import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change
 from fraudctl.deploy.providers.ksql_statements import KsqlPlanError, KsqlStatementProvider
 from fraudctl.deploy.state import Record
 from fraudctl.ksqldb.client import KsqlClient
 from fraudctl.render.pipeline import render_sql, sql_context
-from tests.ksqldb.conftest import Ksql
+from fraudctl.scenarios import topics as scenario_topics
+from tests.ksqldb.conftest import Ksql, unique_prefix
 
 pytestmark = pytest.mark.ksqldb
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _sql() -> str:
-    project, problems = load_project(ROOT)
-    assert not problems
-    context = sql_context(project, "docker")
-    return render_sql(project, "ksql", context)
+TOPICS = ["transactions", "blacklist", "detections", "fraud-alerts"]
 
 
 def _apply(provider: KsqlStatementProvider, changes: list[Change], records: dict[tuple[str, str], Record]) -> None:
     for change in changes:
         provider.apply(change)
-        if change.desired is not None and change.op != NOOP:
+        if change.op == DELETE:
+            records.pop((provider.kind, change.name), None)
+        elif change.desired is not None and change.op != NOOP:
             records[(provider.kind, change.name)] = Record(
                 provider.kind, change.name, change.desired.checksum, change.desired.spec, 1, datetime.now(UTC)
             )
 
 
+def _plan(ksqldb: Ksql, sql: str, records: dict[tuple[str, str], Record], **kw: str) -> tuple[
+    KsqlStatementProvider, list[Change]
+]:  # fmt: skip
+    provider = KsqlStatementProvider(KsqlClient(ksqldb.url), sql, kw.get("recreate_from"))
+    desired = {} if kw.get("destroy") else provider.desired()
+    managed = {name for (_k, name) in records}
+    return provider, provider.plan(desired, provider.actual(desired, records), managed, bool(kw.get("destroy")))
+
+
+def _writes(changes: list[Change]) -> list[tuple[str, str]]:
+    return [(c.name, c.op) for c in changes if c.op != NOOP]
+
+
 def test_pipeline_deploys_and_changes_the_way_ksqldb_allows(ksqldb: Ksql) -> None:
     admin = AdminClient({"bootstrap.servers": ksqldb.bootstrap})
-    topics = ["transactions", "blacklist", "detections", "fraud-alerts"]
-    for f in admin.create_topics([NewTopic(t, num_partitions=6, replication_factor=1) for t in topics]).values():
+    topics = scenario_topics.fresh(TOPICS)
+    for f in admin.create_topics(
+        [NewTopic(t, num_partitions=6, replication_factor=1) for t in topics.values()]
+    ).values():
         f.result(timeout=60)
-    sql = _sql()
+    prefix = unique_prefix()
+    project, problems = load_project(ROOT)
+    assert not problems
+    sql = render_sql(project, "ksql", sql_context(project, "local-ksqldb", topic_names=topics, ksql_prefix=prefix))
     records: dict[tuple[str, str], Record] = {}
+    try:
+        provider, changes = _plan(ksqldb, sql, records)
+        assert {c.op for c in changes} == {CREATE}
+        _apply(provider, changes, records)
+        assert provider.wait([c.name for c in changes], time.monotonic() + 180, lambda *_: None) == []
 
-    provider = KsqlStatementProvider(KsqlClient(ksqldb.url), sql)
-    desired = provider.desired()
-    changes = provider.plan(desired, provider.actual(desired, records), set(), False)
-    assert {c.op for c in changes} == {CREATE}
-    _apply(provider, changes, records)
-    assert provider.wait([c.name for c in changes], time.monotonic() + 180, lambda *_: None) == []
+        again, changes = _plan(ksqldb, sql, records)
+        assert _writes(changes) == []
+        _apply(again, changes, records)
+        assert again.writes == 0  # a second apply sends nothing
 
-    again = KsqlStatementProvider(KsqlClient(ksqldb.url), sql)
-    desired = again.desired()
-    managed = {name for (_k, name) in records}
-    assert {c.op for c in again.plan(desired, again.actual(desired, records), managed, False)} == {NOOP}
+        # high_value's threshold is a filter of its own hits query: replaced in place.
+        raised = sql.replace("h.amount > 1000", "h.amount > 1500")
+        assert raised != sql
+        in_place, changes = _plan(ksqldb, raised, records)
+        assert _writes(changes) == [(f"{prefix}high_value_hits", UPDATE)]
+        assert "CREATE OR REPLACE" in changes[[c.name for c in changes].index(f"{prefix}high_value_hits")].note
+        _apply(in_place, changes, records)
+        assert in_place.wait([f"{prefix}high_value_hits"], time.monotonic() + 120, lambda *_: None) == []
+        assert _writes(_plan(ksqldb, raised, records)[1]) == []
 
-    filtered = KsqlStatementProvider(
-        KsqlClient(ksqldb.url),
-        sql.replace("ARRAY_LENGTH(ARRAY_DISTINCT(h.entries)) >= 5", "ARRAY_LENGTH(ARRAY_DISTINCT(h.entries)) >= 6"),
-    )
-    desired = filtered.desired()
-    changes = [c for c in filtered.plan(desired, filtered.actual(desired, records), managed, False) if c.op != NOOP]
-    assert [(c.name, c.op) for c in changes] == [("rapid_burst_hits", UPDATE)]
-    _apply(filtered, changes, records)
-
-    raised = sql.replace("h.amount > 1000", "h.amount > 1500")
-    refused = KsqlStatementProvider(KsqlClient(ksqldb.url), raised)
-    with pytest.raises(KsqlPlanError, match="INSERT INTO query has no CREATE OR REPLACE"):
-        refused.plan(refused.desired(), refused.actual(refused.desired(), records), managed, False)
-    recreated = KsqlStatementProvider(KsqlClient(ksqldb.url), raised, recreate_from="latest")
-    desired = recreated.desired()
-    changes = [c for c in recreated.plan(desired, recreated.actual(desired, records), managed, False) if c.op != NOOP]
-    assert [(c.name, c.op) for c in changes] == [("insert:detections<-user_history_changes", REPLACE)]
-    _apply(recreated, changes, records)
-    assert recreated.wait([c.name for c in changes], time.monotonic() + 120, lambda *_: None) == []
+        # rapid_burst's count is inside a table function: refused, then re-created with its readers.
+        burst = raised.replace(
+            "ARRAY_LENGTH(ARRAY_DISTINCT(h.entries)) >= 5", "ARRAY_LENGTH(ARRAY_DISTINCT(h.entries)) >= 6"
+        )
+        assert burst != raised
+        with pytest.raises(KsqlPlanError, match=r"rapid_burst_windows: ksqlDB cannot upgrade a query with a table"):
+            _plan(ksqldb, burst, records)
+        recreated, changes = _plan(ksqldb, burst, records, recreate_from="latest")
+        assert _writes(changes) == [
+            (f"{prefix}rapid_burst_windows", REPLACE),
+            (f"{prefix}rapid_burst_hits", REPLACE),
+            (f"insert:{prefix}detections<-{prefix}rapid_burst_hits", REPLACE),
+        ]
+        _apply(recreated, changes, records)
+        names = [c.name for c in changes if c.op == REPLACE]
+        assert recreated.wait(names, time.monotonic() + 120, lambda *_: None) == []
+        assert _writes(_plan(ksqldb, burst, records)[1]) == []
+    finally:
+        destroy, changes = _plan(ksqldb, sql, records, destroy="yes")
+        assert {c.op for c in changes} <= {DELETE}
+        _apply(destroy, changes, records)
+        created = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+        scenario_topics.delete(admin, [*topics.values(), *created])
+    left = {n for n in KsqlClient(ksqldb.url).sources() if n.startswith(prefix)}
+    assert left == set() and records == {}

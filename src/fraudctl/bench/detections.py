@@ -1,13 +1,15 @@
-"""`fraudctl bench detections`: the Flink rendering of the rules on the local stack, against a
-baseline job on the same cluster that reads the same source and writes a stateless filter
-(amount above the threshold) to the same kind of sink. Both run one after the other in this script.
+"""`fraudctl bench detections`: the rendered rules of the environment's engine (Flink or ksqlDB) on
+the local stack, against a baseline on the same engine that reads the same source and writes a
+stateless filter (amount above the threshold) to the same kind of sink. Both run one after the
+other in this script, on the same traffic.
 
 Two measurements per job, on fresh topics of `partitions` partitions:
 - latency: transactions produced at `rate`/s for `seconds`, 2% of them above the threshold; the
   time from producing a triggering transaction to its record appearing on the output topic;
 - throughput: `backlog` transactions produced at once, then the rate at which the job evaluates
-  them (rows reaching the first operator after the source, from the job's own metrics); the
-  sustained rate with bounded lag is at most this."""
+  them (Flink: rows leaving the source operator, from the job's metrics; ksqlDB: the offsets the
+  first query reading `transactions` has committed); the sustained rate with bounded lag is at most
+  this."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from confluent_kafka import Consumer, Producer
@@ -27,8 +29,10 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from fraudctl.config.durations import duration_ms
 from fraudctl.config.project import Project
+from fraudctl.deploy.engine import ksql_client
 from fraudctl.flink.gateway import FlinkSession
 from fraudctl.kafka_clients import PARTITIONER
+from fraudctl.ksqldb.statements import parse, settings
 from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
 
 TRIGGER_AMOUNT = 5000.0
@@ -46,7 +50,16 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-class _Job:
+class _Job(Protocol):
+    bootstrap: str
+    topics: dict[str, str]
+
+    def rows_in(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class _FlinkJob:
     def __init__(self, project: Project, env_name: str, env: dict[str, Any], kind: str, partitions: int) -> None:
         self.bootstrap = str(env["kafka"]["bootstrap_servers"])
         self.rest = str(env["flink"]["rest_url"]).rstrip("/")
@@ -101,6 +114,91 @@ class _Job:
         for f in admin.delete_topics(list(self.topics.values()), operation_timeout=30).values():
             with contextlib.suppress(Exception):  # a leftover benchmark topic is harmless
                 f.result(timeout=30)
+
+
+class _KsqlJob:
+    """The rendered ksqlDB pipeline (or a baseline of its source and sink declarations plus one
+    filter query) under a prefix of its own, on fresh topics."""
+
+    def __init__(self, project: Project, env_name: str, env: dict[str, Any], kind: str, partitions: int) -> None:
+        self.bootstrap = str(env["kafka"]["bootstrap_servers"])
+        suffix = uuid.uuid4().hex[:8]
+        self.prefix = f"bench_{suffix}_"
+        self.topics = {t: f"bench-{suffix}-{t}" for t in (*ENGINE_TOPICS, "fraud-alerts")}
+        self.admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        for f in self.admin.create_topics(
+            [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in self.topics.values()]
+        ).values():
+            f.result(timeout=30)
+        self.client = ksql_client(env)
+        context = sql_context(project, env_name, topic_names=self.topics, ksql_prefix=self.prefix)
+        sql = render_sql(project, "ksql", context)
+        statements = parse(sql)
+        if kind != "rules":
+            threshold = next(r for r in context["rules"] if r["name"] == "high_value")["params"]["threshold"]
+            keep = {f"{self.prefix}transactions", f"{self.prefix}detections"}
+            text = (
+                "\n".join(s.sql + ";" for s in statements if s.name in keep)
+                + "\n"
+                + _ksql_baseline(self.prefix, threshold)
+            )
+            statements = parse(text)
+        properties = {**settings(sql), "ksql.streams.auto.offset.reset": "earliest"}
+        self.queries: list[str] = []
+        self.statements = statements
+        for statement in statements:
+            for entity in self.client.execute(statement.sql, properties):
+                query_id = (entity.get("commandStatus") or {}).get("queryId")
+                if query_id:
+                    self.queries.append(str(query_id))
+        # The query that reads `transactions` first: its committed offsets count the rows evaluated.
+        self.group = f"_confluent-ksql-{self.client.info().get('ksqlServiceId', '')}query_{self.queries[0]}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not self._running():
+            time.sleep(0.5)
+
+    def _running(self) -> bool:
+        states = [q for q in self.client.queries() if q.get("id") in self.queries]
+        return len(states) == len(self.queries) and all(
+            "RUNNING" in (q.get("statusCount") or {}) or q.get("state") == "RUNNING" for q in states
+        )
+
+    def rows_in(self) -> int:
+        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+        topic = self.topics["transactions"]
+        meta = self.admin.list_topics(topic, timeout=10).topics[topic]
+        request = ConsumerGroupTopicPartitions(self.group, [TopicPartition(topic, p) for p in meta.partitions])
+        try:
+            result = self.admin.list_consumer_group_offsets([request])[self.group].result(timeout=10)
+        except Exception:  # noqa: BLE001 - no commit yet
+            return 0
+        return sum(max(0, tp.offset) for tp in result.topic_partitions)
+
+    def close(self) -> None:
+        for query_id in reversed(self.queries):
+            with contextlib.suppress(Exception):
+                self.client.execute(f"TERMINATE {query_id}")
+        for statement in reversed(self.statements):
+            if statement.kind != "insert":
+                with contextlib.suppress(Exception):
+                    self.client.execute(f"DROP {statement.object_type} IF EXISTS {statement.name}")
+        created = [t for t in self.admin.list_topics(timeout=10).topics if t.startswith(self.prefix)]
+        for f in self.admin.delete_topics([*self.topics.values(), *created], operation_timeout=30).values():
+            with contextlib.suppress(Exception):  # a leftover benchmark topic is harmless
+                f.result(timeout=30)
+
+
+def _ksql_baseline(prefix: str, threshold: object) -> str:
+    """A stateless filter into the detections stream, with the columns the rules write."""
+    at = "FORMAT_TIMESTAMP(FROM_UNIXTIME(ROWTIME), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC')"
+    return (
+        f"INSERT INTO {prefix}detections SELECT user_key, CONCAT('baseline:', transaction_id) AS `alert_id`, "
+        "'baseline' AS `rule`, 'FR-000' AS `rule_id`, 'low' AS `severity`, user_id AS `user_id`, "
+        "transaction_id AS `transaction_id`, amount AS `amount`, currency AS `currency`, location AS `location`, "
+        f"{at} AS `event_time`, {at} AS `window_start`, {at} AS `window_end`, '{{}}' AS `evidence` "
+        f"FROM {prefix}transactions WHERE amount > {threshold} EMIT CHANGES;"
+    )
 
 
 def _transaction(i: int, rng: random.Random, trigger: bool) -> dict[str, Any]:
@@ -233,12 +331,14 @@ def _throughput(job: _Job, already: int, backlog: int, rng: random.Random) -> di
 
 def run(project: Project, env_name: str, rate: int, seconds: float, backlog: int, partitions: int) -> dict[str, Any]:
     env = project.environments[env_name].value
+    engine = str(env.get("engine", "flink"))
+    job_class: type[_FlinkJob] | type[_KsqlJob] = _KsqlJob if engine == "ksqldb" else _FlinkJob
     rng = random.Random(11)
     lateness = (env.get("stream") or {}).get("allowed_lateness", "5s")
     lateness_s = duration_ms(lateness) / 1000
     results: dict[str, Any] = {}
     for kind in ("baseline", "rules"):
-        job = _Job(project, env_name, env, kind, partitions)
+        job: _Job = job_class(project, env_name, env, kind, partitions)
         try:
             latency = _latency(job, rate, seconds, lateness_s + 3, rng, WARMUP_S)
             results[kind] = {
@@ -253,6 +353,8 @@ def run(project: Project, env_name: str, rate: int, seconds: float, backlog: int
         "latency_p99": round(rules["latency"]["latency_ms_p99"] / base["latency"]["latency_ms_p99"], 1),
         "throughput": round(rules["throughput"]["rows_per_s"] / base["throughput"]["rows_per_s"], 2),
     }
+    results["engine"] = engine
+    results["partitions"] = partitions
     results["allowed_lateness"] = lateness
     results["warmup_s"] = WARMUP_S
     return results

@@ -63,7 +63,8 @@ def validate_bench(factor: int, rounds: int, output: str) -> None:
 @click.option("--partitions", type=click.IntRange(1, 64), default=6, show_default=True)
 @output_option
 def detections_bench(env_name: str, rate: int, seconds: float, backlog: int, partitions: int, output: str) -> None:
-    """The Flink rules vs. a stateless filter job: produce-to-alert latency at a rate, and throughput."""
+    """The rules of the environment's engine (Flink or ksqlDB) vs. a stateless filter on the same
+    engine: produce-to-alert latency at a rate, and throughput (e.g. --env local-ksqldb)."""
     from fraudctl.config.project import load_project
 
     project, _ = load_project(repo_root())
@@ -82,7 +83,7 @@ def detections_bench(env_name: str, rate: int, seconds: float, backlog: int, par
     r = result["ratio"]
     out_console.print(
         f"   ratio: latency p50 x{r['latency_p50']}, p99 x{r['latency_p99']}, throughput x{r['throughput']} "
-        f"(allowed lateness {result['allowed_lateness']})"
+        f"({result['engine']}, {result['partitions']} partitions, allowed lateness {result['allowed_lateness']})"
     )
 
 
@@ -93,7 +94,9 @@ def detections_bench(env_name: str, rate: int, seconds: float, backlog: int, par
 @output_option
 def deploy_bench(env_name: str, connectors: int, rounds: int, output: str) -> None:
     """No-change plan and apply vs. reading the live state once: the real repo and N connectors."""
-    if env_name == "local":
+    from fraudctl.config.project import load_project
+
+    if load_project(repo_root())[0].on_local_stack(env_name):
         from fraudctl.localstack import secrets as local_secrets
         from fraudctl.localstack.layout import Layout
 

@@ -1,8 +1,9 @@
 """`fraudctl demo`: the main job on the embedded local stack.
 
-Starts the local stack, applies the `local` environment (tables, topics, index template, the Flink
-detection job, the connectors), seeds blacklisted accounts in PostgreSQL, streams generated traffic
-with injected fraud, shows alerts as they arrive, and ends with a summary: what was sent and
+Starts the local stack, applies one of its environments (`local`: the Flink detection job;
+`local-ksqldb`: the ksqlDB statements; both with tables, topics, index template and connectors),
+seeds blacklisted accounts in PostgreSQL, streams generated traffic with injected fraud, shows
+alerts as they arrive, and ends with a summary: what was sent and
 injected, what was caught and missed, false alerts, produce-to-alert latency, and what PostgreSQL,
 the search index and the S3 archive hold for the run.
 
@@ -17,50 +18,73 @@ from collections import deque
 from typing import Any
 
 import click
+import requests
 from rich.live import Live
 from rich.table import Table
 
 from fraudctl.cli.deploy_common import deployment, progress
 from fraudctl.cli.output import StackProgress, emit_json, err_console, fail, out_console, output_option
 from fraudctl.config.environment import EnvironmentError_, load_environment
+from fraudctl.config.project import load_project
 from fraudctl.demo.outcome import SeenAlert
 from fraudctl.demo.run import DemoError, Observer, Run, RunOptions
 from fraudctl.deploy import status as live
+from fraudctl.deploy.model import Plan
 from fraudctl.generate.send import SendStats
+from fraudctl.ksqldb.client import KsqlError
 from fraudctl.localstack import stack
 from fraudctl.localstack.layout import Layout
-from fraudctl.localstack.services import StackError
+from fraudctl.localstack.services import StackError, ksqldb_home
+from fraudctl.paths import repo_root
 
 SHOWN = 12  # alerts kept in the live table
 
 
 @click.command("demo")
+@click.option(
+    "--env",
+    "env_name",
+    default="local",
+    show_default=True,
+    help="An environment of the local stack: local (Flink) or local-ksqldb (ksqlDB, needs KSQLDB_HOME).",
+)
 @click.option("--rate", type=click.FloatRange(min=1), default=50, show_default=True, help="Transactions per second.")
 @click.option("--duration", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds of traffic.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same traffic (ids aside).")
 @click.option("--frauds-per-kind", type=click.IntRange(min=1), default=2, show_default=True)
 @output_option
-def demo(rate: float, duration: float, seed: int, frauds_per_kind: int, output: str) -> None:
+def demo(env_name: str, rate: float, seed: int, duration: float, frauds_per_kind: int, output: str) -> None:
     """Run the whole pipeline on the local stack with generated traffic, and summarize it."""
     t0 = time.monotonic()
     try:
-        stack.up(load_environment("local"), Layout.default(), StackProgress())
+        env = load_environment(env_name)
+        if env.get("local_stack") is None:
+            fail(f"environment {env_name!r} is not one of the local stack (it has no local_stack settings)", output)
+        results = stack.up(env, Layout.default(), StackProgress())
     except (StackError, EnvironmentError_) as exc:
         fail(str(exc), output)
-    with deployment("local", output) as (dep, state):
+    engine = str(env.require("engine"))
+    if engine == "ksqldb" and any(r.name == "ksqldb" and r.state != "up" for r in results):
+        fail(f"environment {env_name!r} runs its detections on ksqlDB, but {ksqldb_home()[1]}", output)
+    # One detection engine at a time writes the stack's detections topic.
+    for other in _other_engines(env_name, engine):
+        _retire_engine(other, output)
+    with deployment(env_name, output) as (dep, state):
         with state.lock():
             plan = dep.plan(state, prune=False)
             problems = dep.apply(state, plan, progress, timeout=300)
         health = live.collect(dep, state)
         if problems or not health["healthy"]:
-            fail("the local environment is not healthy after apply", output, problems=problems)
+            fail(f"the {env_name} environment is not healthy after apply", output, problems=problems)
         display = _Display(output == "text" and sys.stdout.isatty())
-        run = Run(dep.project, "local", RunOptions(rate, duration, seed, frauds_per_kind), display.observer())
+        run = Run(dep.project, env_name, RunOptions(rate, duration, seed, frauds_per_kind), display.observer())
         try:
             with display:
                 summary = run.execute()
         except DemoError as exc:
             fail(str(exc), output)
+    summary["env"] = env_name
+    summary["engine"] = engine
     summary["applied"] = [c.to_json() for c in plan.writes]
     summary["seconds_total"] = round(time.monotonic() - t0, 1)
     if output == "json":
@@ -68,6 +92,44 @@ def demo(rate: float, duration: float, seed: int, frauds_per_kind: int, output: 
     else:
         _print_summary(summary)
     sys.exit(0 if summary["ok"] else 1)
+
+
+ENGINE_KIND = {"flink": "flink-job", "ksqldb": "ksql-statement"}
+
+
+def _other_engines(env_name: str, engine: str) -> list[tuple[str, str]]:
+    """(environment, engine) of every other environment of the local stack on another engine."""
+    project, _ = load_project(repo_root())
+    out = []
+    for name, doc in project.environments.items():
+        other = str(doc.value.get("engine")) if isinstance(doc.value, dict) else ""
+        if name != env_name and project.on_local_stack(name) and other != engine:
+            out.append((name, other))
+    return out
+
+
+def _retire_engine(other: tuple[str, str], output: str) -> None:
+    """Removes what another environment of the stack runs on its detection engine (its Flink job or
+    its ksqlDB statements, recorded by fraudctl), so that the demo's engine alone writes detections.
+    The rest of that environment (topics, tables, connectors) is shared and stays."""
+    name, engine = other
+    kind = ENGINE_KIND.get(engine)
+    with deployment(name, output) as (dep, state):
+        records = state.records()
+        managed = {n for (k, n) in records if k == kind}
+        if kind is None or kind not in dep.providers or not managed:
+            return
+        provider = dep.providers[kind]
+        try:
+            changes = provider.plan({}, provider.actual({}, records), managed, True)
+        except (KsqlError, requests.RequestException) as exc:
+            err_console.print(f"{name}: its {engine} engine does not answer ({exc}); nothing of it runs", markup=False)
+            return
+        retire = Plan(name, tuple(changes), True)
+        if retire.has_changes:
+            err_console.print(f"stopping the {engine} detections of environment {name} (one engine at a time)")
+            with state.lock():
+                dep.apply(state, retire, progress, timeout=180)
 
 
 class _Display:

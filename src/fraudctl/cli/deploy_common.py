@@ -39,7 +39,7 @@ def deployment(env_name: str, output: str, recreate_from: str | None = None) -> 
         )
     if env_name not in project.environments:
         fail(f"unknown environment {env_name!r} (known: {', '.join(project.environment_names())})", output)
-    if env_name == "local":
+    if project.on_local_stack(env_name):
         local_secrets.export(Layout.default().secrets_file)
     try:
         dep = Deployment.build(project, env_name, recreate_from)

@@ -68,7 +68,7 @@ def _export(env_name: str, since: datetime | None, out: Path, output: str) -> Ex
         fail("the repo has problems (run `fraudctl validate`): " + problems[0].text(), output)
     if env_name not in project.environments:
         fail(f"unknown environment {env_name!r} (known: {', '.join(project.environment_names())})", output, 2)
-    if env_name == "local":
+    if project.on_local_stack(env_name):
         local_secrets.export(Layout.default().secrets_file)
     try:
         targets = sink_targets(project)

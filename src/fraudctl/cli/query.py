@@ -72,7 +72,7 @@ def query(
         fail(f"unknown query {name!r}; the library has: {', '.join(sorted(queries))}", mode, EXIT_USAGE)
     if env_name not in project.environments:
         fail(f"unknown environment {env_name!r} (known: {', '.join(project.environment_names())})", mode, EXIT_USAGE)
-    if env_name == "local":
+    if project.on_local_stack(env_name):
         local_secrets.export(Layout.default().secrets_file)
     try:
         prepared = prepare(

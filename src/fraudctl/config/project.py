@@ -41,6 +41,12 @@ class Project:
     def environment_names(self) -> list[str]:
         return sorted(self.environments)
 
+    def on_local_stack(self, env_name: str) -> bool:
+        """An environment of the embedded local stack (it carries `local_stack` settings, directly or
+        through `extends: local`): its secrets come from the stack's generated .local/secrets.env."""
+        value = self.environments[env_name].value if env_name in self.environments else None
+        return isinstance(value, dict) and "local_stack" in value
+
 
 # Everything `validate` and `render` read: enough to validate a copy of the repo elsewhere.
 DECLARATIONS = (ENVIRONMENTS, CONNECTORS, DETECTIONS, TOPICS, SCHEMAS, TEMPLATES, POSTGRES, SEARCH, QUERIES)

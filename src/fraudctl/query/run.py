@@ -19,12 +19,13 @@ from fraudctl.config.project import Project
 from fraudctl.config.secrets import resolve_embedded
 from fraudctl.deploy.engine import ksql_client
 from fraudctl.flink.gateway import FlinkSession, GatewayError
+from fraudctl.ksqldb import statements
 from fraudctl.ksqldb.client import KsqlError, QueryTimeout
 from fraudctl.query import guard
 from fraudctl.query.library import KSQL_DIR, Query, Sort
 from fraudctl.query.params import bind
 from fraudctl.render import jinja
-from fraudctl.render.pipeline import sql_context
+from fraudctl.render.pipeline import render_sql, sql_context
 from fraudctl.validate.sql import split
 
 FLINK_TABLES = "flink/queries/_tables.sql.j2"
@@ -67,12 +68,21 @@ def prepare(
                 raise QueryError(f"query {query.name} has no Flink text (templates/flink/queries/{query.name}.sql.j2)")
             text = jinja.render(project.templates, query.flink, context)
         else:
-            text = jinja.render(project.root / KSQL_DIR, query.path.name, context)
+            text = _ksql_names(project, context, jinja.render(project.root / KSQL_DIR, query.path.name, context))
         return Prepared(query.name, engine, guard.check(text), query.kind == "push", query.sort)
     assert sql is not None
     checked = guard.check(sql)
     is_push = push or (engine == "ksqldb" and "EMIT CHANGES" in checked.upper())
     return Prepared("sql", engine, checked, is_push)
+
+
+def _ksql_names(project: Project, context: dict[str, Any], text: str) -> str:
+    """A library query against the environment's prefixed objects (`ksqldb.prefix`)."""
+    prefix = str(context.get("ksql_prefix") or "")
+    if not prefix:
+        return text
+    pipeline = statements.parse(render_sql(project, "ksql", {**context, "ksql_prefix": ""}))
+    return statements.with_prefix(text, prefix, {s.name for s in pipeline if s.kind != statements.INSERT}, set())
 
 
 def execute(

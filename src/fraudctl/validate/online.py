@@ -19,7 +19,7 @@ def validate_online(root: Path, env_name: str, rendered: Rendered) -> list[Probl
     project, _ = load_project(root)
     env = project.environments[env_name].value
     url = str(env["connect"]["url"]).rstrip("/")
-    if env_name == "local":
+    if project.on_local_stack(env_name):
         local_secrets.export(Layout.default().secrets_file)
     auth = None
     if "auth" in env["connect"]:

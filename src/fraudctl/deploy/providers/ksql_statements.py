@@ -153,11 +153,16 @@ class KsqlStatementProvider:
             frontier = {n for n in nxt if self.by_name[n].kind != INSERT}
         return out
 
-    def _drop_rank(self, name: str) -> int:
-        """Readers before what they read: inserts, then queries, then sources."""
+    def _drop_rank(self, name: str) -> tuple[int, int, int]:
+        """Readers before what they read. Statements no longer in the file first (what read them is
+        gone from the file too), inserts, then queries, then sources; those still in the file (a
+        destroy) in reverse file order, which is reverse dependency order."""
         statement = self._recorded.get(name)
         kind = statement.kind if statement else QUERY
-        return {INSERT: 0, QUERY: 1}.get(kind, 2)
+        rank = {INSERT: 0, QUERY: 1}.get(kind, 2)
+        if name not in self.by_name:
+            return (0, rank, 0)
+        return (1, -self.statements.index(self.by_name[name]), rank)
 
     def apply(self, change: Change) -> None:
         if change.op == CREATE:

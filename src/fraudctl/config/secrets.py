@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 # A key whose last part names a password, secret, token or key material.
 _SECRET_KEY = re.compile(
@@ -40,17 +41,34 @@ def mask(key: str, value: str) -> str:
 
 
 def resolve(value: str, environ: dict[str, str] | None = None) -> str:
-    """The value behind an `${env:NAME}` reference, for clients of fraudctl's own (Connect REST auth,
-    Flink SQL submission). `${file:...}` is resolved by Connect workers, not here."""
+    """The value behind a reference, for clients of fraudctl's own (REST auth, PostgreSQL, Flink SQL
+    submission): `${env:NAME}` from the environment, `${file:PATH:KEY}` from a properties file as
+    Kafka's FileConfigProvider reads it (`key=value` lines). Any other value is returned as it is.
+    A missing variable, file or key is a KeyError naming the reference, never a value."""
     import os
 
     source = os.environ if environ is None else environ
-    match = re.match(r"^\$\{env:([^}]+)\}$", value)
-    if not match:
-        return value
-    if match.group(1) not in source:
-        raise KeyError(f"environment variable {match.group(1)} is not set (needed for {value})")
-    return source[match.group(1)]
+    env_ref = re.match(r"^\$\{env:([^}]+)\}$", value)
+    if env_ref:
+        if env_ref.group(1) not in source:
+            raise KeyError(f"environment variable {env_ref.group(1)} is not set (needed for {value})")
+        return source[env_ref.group(1)]
+    file_ref = re.match(r"^\$\{file:(.+):([^:}]+)\}$", value)
+    if file_ref:
+        return _property(file_ref.group(1), file_ref.group(2), value)
+    return value
+
+
+def _property(path: str, key: str, reference: str) -> str:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise KeyError(f"cannot read {path} ({exc.strerror}), needed for {reference}") from None
+    for line in lines:
+        entry = re.match(r"^\s*([^#!\s=:][^=:\s]*)\s*[=:]\s*(.*?)\s*$", line)
+        if entry and entry.group(1) == key:
+            return entry.group(2)
+    raise KeyError(f"{path} has no key {key!r} (needed for {reference})")
 
 
 def resolve_embedded(text: str, environ: dict[str, str] | None = None) -> tuple[str, list[str]]:

@@ -84,9 +84,11 @@ class KsqlScenarioRunner:
             properties = {**settings(sql), "ksql.streams.auto.offset.reset": "earliest"}
             for statement in statements:
                 query_ids += _query_ids(self.client.execute(statement.sql, properties))
-            produced = self._read_until_quiet(topics["detections"])
+            produced, passed = self._read_until_quiet(
+                topics["detections"], self._topic_of(statements, prefix + IN_TIME)
+            )
             outcome.missing, outcome.unexpected = compare(Counter(sc.expected), produced)
-            self._judge_late(outcome, sc, self._topic_of(statements, prefix + IN_TIME))
+            self._judge_late(outcome, sc, passed)
             outcome.passed = not outcome.missing and not outcome.unexpected and outcome.error is None
         except (KsqlError, RuntimeError, ValueError) as exc:
             outcome.error = str(exc)
@@ -106,12 +108,10 @@ class KsqlScenarioRunner:
                     return topic
         raise RuntimeError(f"the rendered pipeline has no {name} (templates/ksql/state/history.sql.j2)")
 
-    def _judge_late(self, outcome: Outcome, sc: Scenario, in_time_topic: str) -> None:
+    def _judge_late(self, outcome: Outcome, sc: Scenario, passed: Counter[str]) -> None:
         """Every produced row either passed the lateness stage or was set aside as late."""
-        passed = Counter(_field(v, "transaction_id") for v in self._read_all(in_time_topic))
         produced = Counter(str(tx["transaction_id"]) for tx in sc.transactions)
-        late = produced - passed
-        outcome.late = sorted(late.elements())
+        outcome.late = sorted((produced - passed).elements())
         if sum(passed.values()) + len(outcome.late) != len(sc.transactions):
             outcome.error = (
                 f"the lateness stage passed {sum(passed.values())} rows and set aside {len(outcome.late)}, "
@@ -120,7 +120,11 @@ class KsqlScenarioRunner:
         elif sc.expected_late is not None and outcome.late != sc.expected_late:
             outcome.error = f"late transactions {outcome.late}, expected {sc.expected_late}"
 
-    def _consumer(self, topic: str) -> Consumer:
+    def _read_until_quiet(self, detections: str, in_time: str) -> tuple[Counter[Alert], Counter[str]]:
+        """The alerts (de-duplicated by alert_id) and the transactions that passed the lateness stage,
+        read until neither topic has had a new record for `settle_s` (counted from the first row the
+        lateness stage passes: the first transaction is never late): rows still being evaluated keep
+        the lateness stage writing, and their alerts follow within the quiet period."""
         consumer = Consumer(
             {
                 "bootstrap.servers": self.bootstrap,
@@ -128,51 +132,31 @@ class KsqlScenarioRunner:
                 "enable.auto.commit": False,
             }
         )
-        consumer.assign([TopicPartition(topic, 0, 0)])
-        return consumer
-
-    def _read_until_quiet(self, topic: str) -> Counter[Alert]:
-        consumer = self._consumer(topic)
+        consumer.assign([TopicPartition(detections, 0, 0), TopicPartition(in_time, 0, 0)])
         seen: dict[str, Alert] = {}
+        passed: Counter[str] = Counter()
         quiet_since = time.monotonic()
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300
         try:
-            while time.monotonic() - quiet_since < self.settle_s and time.monotonic() < deadline:
+            while (not passed or time.monotonic() - quiet_since < self.settle_s) and time.monotonic() < deadline:
                 msg = consumer.poll(0.5)
                 if msg is None or msg.error() is not None:
                     continue
+                quiet_since = time.monotonic()
                 value: dict[str, Any] = json.loads(msg.value() or b"{}")
+                if msg.topic() == in_time:
+                    passed[_field(value, "transaction_id")] += 1
+                    continue
                 seen[_field(value, "alert_id")] = (
                     _field(value, "rule"),
                     _field(value, "user_id"),
                     _field(value, "transaction_id"),
                 )
-                quiet_since = time.monotonic()
         finally:
             consumer.close()
-        return Counter(seen.values())
-
-    def _read_all(self, topic: str) -> list[dict[str, Any]]:
-        """Every record of a single-partition topic up to its end now."""
-        consumer = self._consumer(topic)
-        try:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
-            out: list[dict[str, Any]] = []
-            position = 0
-            deadline = time.monotonic() + 60
-            while position < high and time.monotonic() < deadline:
-                msg = consumer.poll(0.5)
-                if msg is None or msg.error() is not None:
-                    continue
-                position = int(msg.offset() or 0) + 1
-                value = msg.value()
-                if value:
-                    out.append(json.loads(value))
-            if position < high:
-                raise RuntimeError(f"could not read {topic} to its end ({position} of {high})")
-            return out
-        finally:
-            consumer.close()
+        if time.monotonic() >= deadline:
+            raise RuntimeError("the pipeline did not go quiet within 300 s")
+        return Counter(seen.values()), passed
 
     def _drop(self, statements: list[Statement], query_ids: list[str]) -> None:
         """Terminates the queries this run started, then drops its objects, readers first."""

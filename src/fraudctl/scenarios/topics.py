@@ -23,8 +23,15 @@ def fresh(names: Iterable[str]) -> dict[str, str]:
     return {name: f"scenario-{suffix}-{name}" for name in names}
 
 
+# A scenario's events may span weeks (the average over 30 days): its topics keep records by time for
+# ten years, so the broker deletes none mid-run. Not -1: ksqlDB gives the topics its queries create
+# the source topic's retention, and a windowed table's topic the larger of that and the window's.
+RETENTION_MS = str(10 * 365 * 86_400_000)
+
+
 def create(admin: AdminClient, names: list[str]) -> None:
-    for future in admin.create_topics([NewTopic(n, num_partitions=1, replication_factor=1) for n in names]).values():
+    topics = [NewTopic(n, num_partitions=1, replication_factor=1, config={"retention.ms": RETENTION_MS}) for n in names]
+    for future in admin.create_topics(topics).values():
         future.result(timeout=30)
 
 

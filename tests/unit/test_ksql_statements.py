@@ -234,3 +234,11 @@ def test_new_statements_are_created_and_removed_ones_deleted_readers_first() -> 
     p = _provider(SQL)
     creates = [c.name for c in p.plan(p.desired(), {}, set(), False) if c.op == CREATE]
     assert creates == ["tx", "counts", "hits", "insert:hits<-tx", "big"]
+
+
+def test_a_destroy_drops_every_statement_readers_first() -> None:
+    actual, recorded = _state(SQL)
+    p = _provider(SQL)
+    p._recorded = recorded
+    deletes = [c.name for c in p.plan({}, actual, set(actual), True) if c.op == DELETE]
+    assert deletes == ["big", "insert:hits<-tx", "hits", "counts", "tx"]  # reverse file order

@@ -127,8 +127,8 @@ class KsqlStatementProvider:
         self._recreate_names = recreate  # what apply drops first (this plan is the one applied)
         ordered: list[Change] = []
         for statement in self.statements:  # file order is dependency order
-            if statement.name not in changes:
-                continue  # nothing desired (destroy)
+            if statement.name not in changes or changes[statement.name].op == DELETE:
+                continue  # deleted below, readers first (a destroy deletes every statement)
             change = changes.pop(statement.name)
             if statement.name in recreate:
                 change = Change(

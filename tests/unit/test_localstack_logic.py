@@ -104,3 +104,32 @@ def test_stale_pid_file_is_not_trusted(tmp_path: Path) -> None:
     (run / "ghost.pid").write_text("1 999999999\n")  # pid 1 exists, but with another start time
     assert process.running_pid(run, "ghost") is None
     assert not (run / "ghost.pid").exists()
+
+
+def test_ksqldb_is_started_only_from_a_named_installation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fraudctl.localstack.layout import Layout
+    from fraudctl.localstack.services import KSQLDB_START, build_services
+
+    env, layout = load_environment("local"), Layout(tmp_path / ".local")
+    monkeypatch.delenv("KSQLDB_HOME", raising=False)
+    [ksqldb] = [s for s in build_services(env, layout, {}) if s.name == "ksqldb"]
+    assert ksqldb.skip is not None and "set KSQLDB_HOME" in ksqldb.skip
+    assert ksqldb.ports == (env.port_of("ksqldb.url"),)
+
+    monkeypatch.setenv("KSQLDB_HOME", str(tmp_path / "nothing"))
+    [ksqldb] = [s for s in build_services(env, layout, {}) if s.name == "ksqldb"]
+    assert ksqldb.skip is not None and "not a ksqlDB installation" in ksqldb.skip
+
+    home = tmp_path / "confluent"
+    (home / KSQLDB_START).parent.mkdir(parents=True)
+    (home / KSQLDB_START).write_text("#!/bin/sh\n")
+    monkeypatch.setenv("KSQLDB_HOME", str(home))
+    [ksqldb] = [s for s in build_services(env, layout, {}) if s.name == "ksqldb"]
+    assert ksqldb.skip is None
+    layout.ensure()
+    ksqldb.prepare()
+    spec = ksqldb.spec()
+    assert spec.argv == [str(home / KSQLDB_START), str(layout.conf / "ksql-server.properties")]
+    conf = (layout.conf / "ksql-server.properties").read_text()
+    assert f"listeners=http://127.0.0.1:{env.port_of('ksqldb.url')}" in conf
+    assert f"bootstrap.servers=127.0.0.1:{env.port_of('kafka.bootstrap_servers')}" in conf

@@ -34,14 +34,15 @@ def status(env_name: str, output: str) -> None:
             out_console.print(f"connector {c['name']:<32} {c['state']:<10} tasks {tasks}{mark}", markup=False)
             for failure in c["failures"]:
                 out_console.print("    " + failure.replace("\n", "\n    "), markup=False)
+        label = "flink job" if data["engine"] == "flink" else "ksql query"
         for j in data["jobs"]:
             out_console.print(
-                f"flink job {j['name']:<32} {j['state']:<10} {j['job_id']}"
+                f"{label} {j['name']:<32} {j['state']:<10} {j['job_id']}"
                 f"{'' if j['current'] else '  (not the current SQL)'}",
                 markup=False,
             )
         if not data["jobs"]:
-            out_console.print("flink job detections: not running", markup=False)
+            out_console.print(f"{label} detections: not running", markup=False)
         for group, lag in data["lag"].items():
             out_console.print(f"lag {group:<38} {'no offsets yet' if lag is None else lag}", markup=False)
         out_console.print(

@@ -73,9 +73,12 @@ def collect(dep: Deployment, state: StateStore) -> dict[str, Any]:
             }
         )
     records = state.records()
-    jobs = _flink_jobs(dep, records) if "flink-job" in dep.providers else _ksql_queries(dep)
     sinks = sorted(n for n, c in connectors.rendered.items() if c.intent.value.get("kind") in SINK_KINDS)
-    groups = [STREAM_RUN["group"], *[f"connect-{n}" for n in sinks]]
+    if "flink-job" in dep.providers:
+        jobs, engine_groups = _flink_jobs(dep, records), [STREAM_RUN["group"]]
+    else:
+        jobs, engine_groups = _ksql_queries(dep)
+    groups = [*engine_groups, *[f"connect-{n}" for n in sinks]]
     plan = dep.plan(state, prune=False)
     healthy = (
         all(
@@ -88,6 +91,7 @@ def collect(dep: Deployment, state: StateStore) -> dict[str, Any]:
     )
     return {
         "env": dep.env_name,
+        "engine": "flink" if "flink-job" in dep.providers else "ksqldb",
         "connectors": conn_rows,
         "jobs": jobs,
         "lag": consumer_lag(dep.env, groups),
@@ -114,11 +118,18 @@ def _flink_jobs(dep: Deployment, records: dict[Any, Any]) -> list[dict[str, Any]
     return jobs
 
 
-def _ksql_queries(dep: Deployment) -> list[dict[str, Any]]:
-    """On ksqlDB: the persistent query behind each of the pipeline's statements."""
+def _ksql_queries(dep: Deployment) -> tuple[list[dict[str, Any]], list[str]]:
+    """On ksqlDB: the persistent query behind each of the pipeline's statements, and the consumer
+    group of each (Kafka Streams' application id: `_confluent-ksql-<service id>query_<query id>`)."""
     ksql: KsqlStatementProvider = dep.providers["ksql-statement"]  # type: ignore[assignment]
-    states = ksql.query_states([s.name for s in ksql.statements])
-    return [{"name": name, "job_id": None, "state": state, "current": True} for name, state in states.items()]
+    queries = ksql.live_queries([s.name for s in ksql.statements])
+    service = str(ksql.client.info().get("ksqlServiceId", ""))
+    jobs = [
+        {"name": name, "job_id": query_id, "state": state, "current": True}
+        for name, (query_id, state) in queries.items()
+    ]
+    groups = [f"_confluent-ksql-{service}query_{query_id}" for query_id, _s in queries.values() if query_id]
+    return jobs, groups
 
 
 def restart_failed(dep: Deployment) -> list[str]:

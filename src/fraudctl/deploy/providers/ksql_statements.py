@@ -203,17 +203,24 @@ class KsqlStatementProvider:
 
     def query_states(self, names: list[str]) -> dict[str, str]:
         """The state of the persistent query behind each named statement (sources have none)."""
+        return {name: state for name, (_id, state) in self.live_queries(names).items()}
+
+    def live_queries(self, names: list[str]) -> dict[str, tuple[str | None, str]]:
+        """(query id, state) of the persistent query behind each named statement."""
         sources = self.client.sources()
         self._live_queries = self.client.queries()
-        states: dict[str, str] = {}
+        out: dict[str, tuple[str | None, str]] = {}
         for statement in (self.by_name[n] for n in names if n in self.by_name):
+            query: dict[str, Any] | None = None
             if statement.kind == INSERT:
                 query = self._insert_query(statement)
-                states[statement.name] = _state(query) if query else "MISSING"
             elif statement.kind == QUERY:
                 writers = (sources.get(statement.name) or {}).get("writeQueries", [])
-                states[statement.name] = _state(writers[0]) if writers else "MISSING"
-        return states
+                query = writers[0] if writers else None
+            else:
+                continue
+            out[statement.name] = (str(query["id"]), _state(query)) if query else (None, "MISSING")
+        return out
 
     def wait(self, names: list[str], deadline: float, progress: Progress) -> list[str]:
         while True:

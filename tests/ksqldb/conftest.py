@@ -87,3 +87,32 @@ def _testcontainers() -> Iterator[Ksql]:
                 kafka.get_bootstrap_server(),
                 "testcontainers",
             )
+
+
+def sweep(url: str, prefix: str) -> list[str]:
+    """Removes whatever a test left under its prefix on the server (queries, then streams and
+    tables, readers first), so a failed test does not leave queries running on a shared server.
+    Returns the names it had to drop (a test that cleaned up after itself sees none)."""
+    from fraudctl.ksqldb.client import KsqlClient, KsqlError
+
+    client = KsqlClient(url)
+    upper = prefix.upper()
+    dropped: list[str] = []
+    for query in client.queries():
+        sinks = [str(s).upper() for s in query.get("sinks", [])]
+        if any(s.startswith(upper) for s in sinks) or upper in str(query.get("queryString", "")).upper():
+            client.execute(f"TERMINATE {query['id']}")
+    for _round in range(10):
+        left = {n: s for n, s in client.sources().items() if n.upper().startswith(upper)}
+        if not left:
+            break
+        for name, source in left.items():
+            if source.get("readQueries") or source.get("writeQueries"):
+                continue
+            kind = "TABLE" if str(source.get("type", "")).upper() == "TABLE" else "STREAM"
+            try:
+                client.execute(f"DROP {kind} IF EXISTS {name}")
+                dropped.append(name)
+            except KsqlError:
+                continue  # another object still reads it: next round
+    return dropped

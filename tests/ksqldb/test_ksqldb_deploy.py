@@ -20,7 +20,7 @@ from fraudctl.deploy.state import Record
 from fraudctl.ksqldb.client import KsqlClient
 from fraudctl.render.pipeline import render_sql, sql_context
 from fraudctl.scenarios import topics as scenario_topics
-from tests.ksqldb.conftest import Ksql, unique_prefix
+from tests.ksqldb.conftest import Ksql, sweep, unique_prefix
 
 pytestmark = pytest.mark.ksqldb
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,11 +101,11 @@ def test_pipeline_deploys_and_changes_the_way_ksqldb_allows(ksqldb: Ksql) -> Non
         names = [c.name for c in changes if c.op == REPLACE]
         assert recreated.wait(names, time.monotonic() + 120, lambda *_: None) == []
         assert _writes(_plan(ksqldb, burst, records)[1]) == []
-    finally:
         destroy, changes = _plan(ksqldb, sql, records, destroy="yes")
-        assert {c.op for c in changes} <= {DELETE}
+        assert {c.op for c in changes} == {DELETE}
         _apply(destroy, changes, records)
+        assert {n for n in KsqlClient(ksqldb.url).sources() if n.startswith(prefix)} == set() and records == {}
+    finally:
+        assert sweep(ksqldb.url, prefix) == []  # nothing left behind by the destroy (or by a failure)
         created = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
         scenario_topics.delete(admin, [*topics.values(), *created])
-    left = {n for n in KsqlClient(ksqldb.url).sources() if n.startswith(prefix)}
-    assert left == set() and records == {}

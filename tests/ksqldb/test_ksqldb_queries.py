@@ -26,7 +26,7 @@ from fraudctl.query import library
 from fraudctl.query.run import Callbacks, apply_sort, execute, prepare
 from fraudctl.render.pipeline import render_sql, sql_context
 from fraudctl.scenarios import topics as scenario_topics
-from tests.ksqldb.conftest import Ksql, unique_prefix
+from tests.ksqldb.conftest import Ksql, sweep, unique_prefix
 
 pytestmark = pytest.mark.ksqldb
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,8 +77,11 @@ def test_the_library_returns_the_same_rows_on_ksqldb(ksqldb: Ksql, tmp_path: Pat
     try:
         _story(project, provider, topics, ksqldb, records)
     finally:
-        for change in provider.plan({}, provider.actual({}, records), {n for _k, n in records}, True):
-            provider.apply(change)
+        try:
+            for change in provider.plan({}, provider.actual({}, records), {n for _k, n in records}, True):
+                provider.apply(change)
+        finally:
+            sweep(ksqldb.url, prefix)
         created = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
         scenario_topics.delete(admin, [*topics.values(), *created])
 

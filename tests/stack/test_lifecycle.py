@@ -15,7 +15,7 @@ import pytest
 from fraudctl.config.environment import Environment
 from fraudctl.localstack import stack
 from fraudctl.localstack.layout import Layout
-from fraudctl.localstack.services import StackError
+from fraudctl.localstack.services import StackError, ksqldb_home
 from tests.conftest import Endpoints
 
 pytestmark = pytest.mark.stack
@@ -31,6 +31,9 @@ SERVICES = {
     "scoring",
     "enrichment",
 }
+# Started only from an installation named by KSQLDB_HOME; otherwise listed as "not configured".
+KSQLDB_CONFIGURED = ksqldb_home()[0] is not None
+RUNNING = SERVICES | ({"ksqldb"} if KSQLDB_CONFIGURED else set())
 
 
 def _alive(pid: int) -> bool:
@@ -52,7 +55,7 @@ def test_second_up_changes_nothing(local_stack: Endpoints) -> None:
     res = fraudctl("local", "up", "--output", "json")
     assert res.returncode == 0, res.stderr
     result = json.loads(res.stdout)
-    assert {s["name"] for s in result["services"]} == SERVICES
+    assert {s["name"] for s in result["services"]} == SERVICES | {"ksqldb"}
     assert all(not s["started"] for s in result["services"]), result
     after = json.loads(fraudctl("local", "status", "--output", "json").stdout)
     assert {s["name"]: s["pid"] for s in before["services"]} == {s["name"]: s["pid"] for s in after["services"]}
@@ -64,9 +67,12 @@ def test_status_json_lists_every_service_up(local_stack: Endpoints) -> None:
     data = json.loads(res.stdout)
     assert data["ok"] is True
     by_name = {s["name"]: s for s in data["services"]}
-    assert set(by_name) == SERVICES
-    for s in by_name.values():
+    assert set(by_name) == SERVICES | {"ksqldb"}
+    for name in RUNNING:
+        s = by_name[name]
         assert s["state"] == "up" and isinstance(s["pid"], int) and Path(s["log"]).is_file()
+    if not KSQLDB_CONFIGURED:
+        assert by_name["ksqldb"]["state"] == "not configured" and "KSQLDB_HOME" in by_name["ksqldb"]["detail"]
     assert by_name["kafka"]["ports"] == [9092, 9093]
 
 
@@ -99,9 +105,10 @@ def test_down_stops_everything_it_started_and_nothing_else(local_stack: Endpoint
     bystander = subprocess.Popen(["sleep", "300"])  # a process the stack did not start
     try:
         pids = [s["pid"] for s in json.loads(fraudctl("local", "status", "--output", "json").stdout)["services"]]
+        pids = [p for p in pids if p is not None]
         res = fraudctl("local", "down", "--output", "json")
         assert res.returncode == 0, res.stderr
-        assert set(json.loads(res.stdout)["stopped"]) == SERVICES
+        assert set(json.loads(res.stdout)["stopped"]) == RUNNING
         # The fixture may have started them from this process: reap our zombies before looking.
         for pid in pids:
             with contextlib.suppress(ChildProcessError, TypeError):
@@ -122,7 +129,8 @@ def test_down_stops_everything_it_started_and_nothing_else(local_stack: Endpoint
         assert leftovers == []
         status = fraudctl("local", "status", "--output", "json")
         assert status.returncode == 3
-        assert all(s["state"] == "down" for s in json.loads(status.stdout)["services"])
+        states = {s["name"]: s["state"] for s in json.loads(status.stdout)["services"]}
+        assert states == {n: "down" for n in RUNNING} | ({} if KSQLDB_CONFIGURED else {"ksqldb": "not configured"})
         assert bystander.poll() is None, "down must not touch processes it did not start"
     finally:
         bystander.kill()

@@ -329,9 +329,18 @@ def _throughput(job: _Job, already: int, backlog: int, rng: random.Random) -> di
     }
 
 
-def run(project: Project, env_name: str, rate: int, seconds: float, backlog: int, partitions: int) -> dict[str, Any]:
+def run(
+    project: Project,
+    env_name: str,
+    rate: int,
+    seconds: float,
+    backlog: int,
+    partitions: int,
+    engine: str | None = None,
+) -> dict[str, Any]:
+    """`engine` (flink | ksqldb) overrides the environment's; its endpoints are the environment's."""
     env = project.environments[env_name].value
-    engine = str(env.get("engine", "flink"))
+    engine = engine or str(env.get("engine", "flink"))
     job_class: type[_FlinkJob] | type[_KsqlJob] = _KsqlJob if engine == "ksqldb" else _FlinkJob
     rng = random.Random(11)
     lateness = (env.get("stream") or {}).get("allowed_lateness", "5s")

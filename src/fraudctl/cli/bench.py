@@ -61,14 +61,22 @@ def validate_bench(factor: int, rounds: int, output: str) -> None:
     help="Transactions produced at once for the throughput measurement.",
 )
 @click.option("--partitions", type=click.IntRange(1, 64), default=6, show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["flink", "ksqldb"]),
+    default=None,
+    help="The engine to measure (default: the environment's), at the environment's endpoints.",
+)
 @output_option
-def detections_bench(env_name: str, rate: int, seconds: float, backlog: int, partitions: int, output: str) -> None:
+def detections_bench(
+    env_name: str, rate: int, seconds: float, backlog: int, partitions: int, engine: str | None, output: str
+) -> None:
     """The rules of the environment's engine (Flink or ksqlDB) vs. a stateless filter on the same
     engine: produce-to-alert latency at a rate, and throughput (e.g. --env local-ksqldb)."""
     from fraudctl.config.project import load_project
 
     project, _ = load_project(repo_root())
-    result = detections.run(project, env_name, rate, seconds, backlog, partitions)
+    result = detections.run(project, env_name, rate, seconds, backlog, partitions, engine)
     if output == "json":
         emit_json(result)
         return

@@ -133,3 +133,28 @@ def test_ksqldb_is_started_only_from_a_named_installation(tmp_path: Path, monkey
     conf = (layout.conf / "ksql-server.properties").read_text()
     assert f"listeners=http://127.0.0.1:{env.port_of('ksqldb.url')}" in conf
     assert f"bootstrap.servers=127.0.0.1:{env.port_of('kafka.bootstrap_servers')}" in conf
+
+
+def test_a_failed_up_stops_what_it_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fraudctl.localstack import stack
+    from fraudctl.localstack.health import Health
+    from fraudctl.localstack.layout import Layout
+
+    layout = Layout(tmp_path / ".local")
+    layout.ensure()
+    (layout.opt / ".installed").write_text("")
+    log = layout.logs / "x.log"
+    first = Service(
+        "first", (), lambda: ProcessSpec("first", ["sleep", "60"], log, tmp_path), lambda: Health(True, "ok")
+    )
+    broken = Service(
+        "broken",
+        (),
+        lambda: ProcessSpec("broken", ["false"], log, tmp_path),
+        lambda: Health(False, "no"),
+        after=("first",),
+    )
+    monkeypatch.setattr(stack, "_services", lambda _env, _layout: [first, broken])
+    with pytest.raises(StackError, match="broken: process .* exited while starting"):
+        stack.up(load_environment("local"), layout, lambda *_: None)
+    assert process.running_pid(layout.run, "first") is None  # stopped again, pid file gone

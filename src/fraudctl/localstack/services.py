@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import requests
@@ -87,6 +88,16 @@ def ensure_stack_user() -> str | None:
             ["useradd", "--system", "--create-home", "--shell", "/usr/sbin/nologin", STACK_USER], check=True
         )
     return STACK_USER
+
+
+def _run_as(user: str | None) -> dict[str, Any]:
+    """subprocess arguments that run a command as `user` with that user's own group and no other.
+    `user=` alone keeps root's group, and a folder like /root (mode 701 once made traversable) then
+    denies it: the group bits apply to a member of the folder's group, not the others' bits."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 def _chown_tree(path: Path, user: str | None) -> None:
@@ -275,7 +286,8 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
                 capture_output=True,
                 text=True,
                 check=False,
-                user=user,
+                cwd=pg_data,  # not the caller's folder, which the stack user may not read
+                **_run_as(user),
             )
             pwfile.unlink(missing_ok=True)
             if res.returncode != 0:

@@ -71,6 +71,26 @@ def up(env: Environment, layout: Layout, progress: Progress, timeout_scale: floa
         if svc.skip is None and process.running_pid(layout.run, svc.name) is None:
             _check_can_start(svc, env, layout)
     results: list[ServiceStatus] = []
+    started: list[str] = []
+    try:
+        _up_waves(services, layout, progress, timeout_scale, results, started)
+    except BaseException:
+        # A failed `up` leaves nothing it started running (what was already up stays up).
+        for name in reversed(started):
+            if process.stop(layout.run, name):
+                progress(name, "stopped", 0.0, "stopped again: the stack did not come up")
+        raise
+    return results
+
+
+def _up_waves(
+    services: list[Service],
+    layout: Layout,
+    progress: Progress,
+    timeout_scale: float,
+    results: list[ServiceStatus],
+    started: list[str],
+) -> None:
     for wave in _waves(services):
         waiting: list[tuple[Service, int, float]] = []
         to_start: list[Service] = []
@@ -93,10 +113,10 @@ def up(env: Environment, layout: Layout, progress: Progress, timeout_scale: floa
         for svc in to_start:
             svc.prepare()
             pid = process.spawn(svc.spec(), layout.run)
+            started.append(svc.name)
             progress(svc.name, "starting", 0.0, f"pid {pid}")
             waiting.append((svc, pid, time.monotonic()))
         results.extend(_wait(waiting, layout, progress, timeout_scale))
-    return results
 
 
 def _check_can_start(svc: Service, env: Environment, layout: Layout) -> None:

@@ -5,6 +5,7 @@ is involved; this checks what fraudctl puts on the wire."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,34 +68,47 @@ def prod(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Deployment:
     return Deployment.build(project, "prod")
 
 
-def test_ksqldb_gets_prods_ksqldb_auth(prod: Deployment) -> None:
-    provider = prod.providers["ksql-statement"]
+def _ksqldb(dep: Deployment) -> tuple[requests.Session, Callable[[], object]]:
+    provider = dep.providers["ksql-statement"]
     assert isinstance(provider, KsqlStatementProvider)
-    adapter = Recording(b'[{"@type": "streams", "streams": []}]')
-    provider.client.http.mount("https://", adapter)
-    provider.client.execute("LIST STREAMS")
-    auth = prod.env["ksqldb"]["auth"]
-    assert adapter.headers == [_basic(auth["username"], "ksqldb-secret")]
+    return provider.client.http, lambda: provider.client.execute("LIST STREAMS")
 
 
-def test_connect_gets_prods_connect_auth(prod: Deployment) -> None:
-    provider = prod.providers["connector"]
+def _connect(dep: Deployment) -> tuple[requests.Session, Callable[[], object]]:
+    provider = dep.providers["connector"]
     assert isinstance(provider, ConnectorProvider)
-    adapter = Recording(b"{}")
-    provider.client.http.mount("https://", adapter)
-    provider.client.connectors()
-    auth = prod.env["connect"]["auth"]
-    assert adapter.headers == [_basic(auth["username"], "connect-secret")]
+    return provider.client.http, provider.client.connectors
 
 
-def test_search_gets_prods_search_auth(prod: Deployment) -> None:
-    provider = prod.providers["search-template"]
+def _search(dep: Deployment) -> tuple[requests.Session, Callable[[], object]]:
+    provider = dep.providers["search-template"]
     assert isinstance(provider, SearchTemplateProvider)
-    adapter = Recording(b"{}")
-    provider.http.mount("https://", adapter)
-    provider.http.get(f"{provider.url}/_index_template")
-    search = prod.env["search"]
-    assert adapter.headers == [_basic(search["username"], "search-secret")]
+    return provider.http, lambda: provider.http.get(f"{provider.url}/_index_template")
+
+
+@pytest.mark.parametrize(
+    ("client", "body", "user_key", "secret"),
+    [
+        (_ksqldb, b'[{"@type": "streams", "streams": []}]', "ksqldb.auth.username", "ksqldb-secret"),
+        (_connect, b"{}", "connect.auth.username", "connect-secret"),
+        (_search, b"{}", "search.username", "search-secret"),
+    ],
+)
+def test_each_client_sends_prods_credentials(
+    prod: Deployment,
+    client: Callable[[Deployment], tuple[requests.Session, Callable[[], object]]],
+    body: bytes,
+    user_key: str,
+    secret: str,
+) -> None:
+    session, call = client(prod)
+    adapter = Recording(body)
+    session.mount("https://", adapter)
+    call()
+    user: object = prod.env
+    for part in user_key.split("."):
+        user = user[part]  # type: ignore[index]
+    assert adapter.headers == [_basic(str(user), secret)]
 
 
 def test_file_references_resolve_like_connects_file_provider(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -182,10 +183,23 @@ def create_app(settings: Settings) -> FastAPI:
             try:
                 await self.inner(scope, receive, sending)
             finally:
-                requests_total.labels(scope["path"], str(status)).inc()
-                latency.labels(scope["path"]).observe(time.perf_counter() - t0)
+                # Labelled by the matched route's template, never the raw path: arbitrary paths
+                # would otherwise each create time series (the router sets scope["route"]).
+                route = scope.get("route")
+                path = str(getattr(route, "path", "unmatched"))
+                requests_total.labels(path, str(status)).inc()
+                latency.labels(path).observe(time.perf_counter() - t0)
 
     app.add_middleware(Measure)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # The reasons without the input values: a non-finite number (NaN, Infinity, which Python's
+        # JSON parser accepts) cannot be written back as JSON, and the default answer would be a 500.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": str(e.get("type"))} for e in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": errors})
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.service.conftest import ROOT, Service
@@ -217,3 +218,31 @@ def test_schema_driven_fuzzing_finds_no_5xx(service: Service) -> None:
         timeout=600,
     )
     assert res.returncode == 0, res.stdout[-3000:]
+
+
+def test_unknown_paths_add_no_metric_series(service: Service) -> None:
+    """Requests are labelled by route template: 300 random paths are one `unmatched` series."""
+    import re
+    import uuid
+
+    def series() -> set[str]:
+        text = requests.get(f"{service.url}/metrics", timeout=5).text
+        return set(re.findall(r"^scoring_requests_total\{[^}]*\}", text, re.MULTILINE))
+
+    series()  # the scrape itself is a request: its series exists from here on
+    before = series()
+    with requests.Session() as http:
+        for _ in range(300):
+            assert http.get(f"{service.url}/{uuid.uuid4().hex}/x", timeout=5).status_code == 404
+    after = series()
+    assert after - before <= {'scoring_requests_total{endpoint="unmatched",status="404"}'}
+    assert not any("/x" in s for s in after)
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_are_a_4xx_with_the_reason(service: Service, token: str) -> None:
+    body = json.dumps(ORDINARY).replace('"amount": 25.0', f'"amount": {token}')
+    assert token in body
+    resp = requests.post(f"{service.url}/v1/score", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+    assert 400 <= resp.status_code < 500, resp.text
+    assert "amount" in resp.text or "finite" in resp.text.lower() or "json" in resp.text.lower()

@@ -30,6 +30,7 @@ from fraudctl.demo.outcome import SeenAlert
 from fraudctl.demo.run import DemoError, Observer, Run, RunOptions
 from fraudctl.deploy import status as live
 from fraudctl.deploy.model import Plan
+from fraudctl.deploy.providers.ksql_statements import KsqlStatementProvider
 from fraudctl.generate.send import SendStats
 from fraudctl.ksqldb.client import KsqlError
 from fraudctl.localstack import stack
@@ -121,6 +122,8 @@ def _retire_engine(other: tuple[str, str], output: str) -> None:
             return
         provider = dep.providers[kind]
         try:
+            if isinstance(provider, KsqlStatementProvider):
+                provider.client.info()  # fails at once when no server answers (statements retry)
             changes = provider.plan({}, provider.actual({}, records), managed, True)
         except (KsqlError, requests.RequestException) as exc:
             err_console.print(f"{name}: its {engine} engine does not answer ({exc}); nothing of it runs", markup=False)

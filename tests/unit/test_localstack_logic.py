@@ -158,3 +158,23 @@ def test_a_failed_up_stops_what_it_started(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(StackError, match="broken: process .* exited while starting"):
         stack.up(load_environment("local"), layout, lambda *_: None)
     assert process.running_pid(layout.run, "first") is None  # stopped again, pid file gone
+
+
+def test_secret_files_are_private_from_the_first_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    opened: list[tuple[int, int]] = []
+    real_open = os.open
+
+    def watch(path: str, flags: int, mode: int = 0o777, **kw: object) -> int:
+        opened.append((flags, mode))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", watch)
+    target = tmp_path / "secrets.env"
+    secrets.load_or_create(target)
+    assert opened and all(mode == 0o600 for flags, mode in opened if flags & os.O_CREAT)
+    assert target.stat().st_mode & 0o777 == 0o600
+    target.chmod(0o644)
+    secrets.write_private(target, "x\n")  # an existing file is made private too
+    assert target.stat().st_mode & 0o777 == 0o600

@@ -20,6 +20,7 @@ import requests
 
 from fraudctl.config.environment import Environment
 from fraudctl.localstack import health
+from fraudctl.localstack import secrets as local_secrets
 from fraudctl.localstack.health import Check
 from fraudctl.localstack.layout import Layout
 from fraudctl.localstack.process import ProcessSpec, running_pid
@@ -264,8 +265,7 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         if not (pg_data / "PG_VERSION").is_file():
             pg_data.mkdir(parents=True, exist_ok=True)
             pwfile = layout.run / "pg-initpw"
-            pwfile.write_text(secrets["FRAUD_PG_PASSWORD"] + "\n")
-            pwfile.chmod(0o600)
+            local_secrets.write_private(pwfile, secrets["FRAUD_PG_PASSWORD"] + "\n")
             _chown_tree(pg_data, user)
             _chown_tree(pwfile, user)
             res = subprocess.run(  # noqa: S603

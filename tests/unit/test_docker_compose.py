@@ -18,7 +18,13 @@ def _compose() -> dict:  # type: ignore[type-arg]
 
 
 def _host_ports(service: dict) -> set[int]:  # type: ignore[type-arg]
-    return {int(str(p).split(":")[0]) for p in service.get("ports", [])}
+    """Host ports, each published on loopback unless FRAUD_BIND_ADDRESS says otherwise."""
+    out = set()
+    for p in service.get("ports", []):
+        address, host, _container = str(p).rsplit(":", 2)
+        assert address == "${FRAUD_BIND_ADDRESS:-127.0.0.1}", p
+        out.add(int(host))
+    return out
 
 
 def test_compose_has_the_confluent_platform_and_the_sinks_targets() -> None:

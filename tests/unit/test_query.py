@@ -118,7 +118,47 @@ def test_param_pairs() -> None:
     ],
 )
 def test_reading_statements_pass(sql: str) -> None:
-    assert check(sql) == sql.strip().rstrip(";").strip()
+    # What is sent is the statement as checked, up to its last token (no ';', no trailing comment).
+    assert check(sql) == sql.split("--")[0].strip().rstrip(";").strip()
+
+
+# Attempts to get a write past the guard: each is refused (comment ends the engines know, hints,
+# look-alike characters, write words inside a reading statement, quoting tricks).
+BYPASSES = [
+    "SELECT 1 --\rINSERT INTO alerts SELECT * FROM alerts",
+    "--\rINSERT INTO alerts SELECT * FROM alerts",
+    "SELECT 1 //\n; INSERT INTO blacklist VALUES ('u', 'x', NULL)",
+    "// comment\nINSERT INTO blacklist SELECT * FROM blacklist",
+    "SELECT /*+ OPTIONS('sink.parallelism'='1') */ * FROM alerts",
+    "SELECT * FROM alerts /*+ OPTIONS('connector'='jdbc') */",
+    "SELECT 1\uff1b INSERT INTO alerts SELECT * FROM alerts",  # fullwidth semicolon
+    "SELECT 1;\u2028INSERT INTO alerts SELECT * FROM alerts",
+    "SELECT\u00a01; DROP TABLE alerts",
+    "SELECT 1 /* unterminated; INSERT INTO alerts SELECT 1",
+    "SELECT 'unterminated; INSERT INTO alerts SELECT 1",
+    "WITH x AS (SELECT 1) INSERT INTO alerts SELECT * FROM x",
+    "EXPLAIN INSERT INTO alerts SELECT * FROM alerts",
+    "SELECT 1; SET 'table.dml-sync' = 'true'",
+    "SHOW TABLES; DROP TABLE alerts",
+    "select 1 --\r\ndelete from fraud_alerts",
+    "SELECT `a``;DROP` FROM t; DROP TABLE t",
+    "DESCRIBE alerts; CREATE TABLE t (a INT)",
+    "SELECT * FROM alerts\r--\nUPDATE alerts SET rule = 'x'",
+    "EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1; END",
+    "SELECT 1 \u037e DROP TABLE x",  # Greek question mark, a semicolon look-alike
+]
+
+
+@pytest.mark.parametrize("sql", BYPASSES)
+def test_every_known_bypass_is_refused(sql: str) -> None:
+    with pytest.raises(ReadOnlyError):
+        check(sql)
+
+
+def test_show_create_is_a_listing() -> None:
+    assert check("SHOW CREATE TABLE alerts") == "SHOW CREATE TABLE alerts"
+    with pytest.raises(ReadOnlyError, match="CREATE"):
+        check("SELECT 1 FROM (CREATE TABLE t (a INT))")
 
 
 @pytest.mark.parametrize(

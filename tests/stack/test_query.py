@@ -227,3 +227,18 @@ def test_live_alerts_shows_a_new_alert_within_seconds_and_stops_at_the_limit(
     }
     print(f"live-alerts: both alerts shown {seen:.1f} s after the payments were produced")
     assert seen < 30
+
+
+@pytest.mark.parametrize("table", ["user_profiles", "alerts", "blacklist", "fraud_alerts_stream"])
+def test_show_create_table_prints_no_secret(applied: Endpoints, table: str) -> None:
+    """The query session's tables carry the PostgreSQL password in their options; what an analyst
+    sees of them is masked (the option is there, its value is not)."""
+    from fraudctl.localstack import secrets
+    from fraudctl.localstack.layout import Layout
+
+    res = fraudctl("query", "--sql", f"SHOW CREATE TABLE {table}", "--output", "json")
+    assert res.returncode == 0, res.stderr
+    [row] = json.loads(res.stdout)["rows"]
+    assert f"`{table}`" in row["result"]
+    for name, value in secrets.load_or_create(Layout.default().secrets_file).items():
+        assert value not in res.stdout + res.stderr, f"{name} printed by SHOW CREATE TABLE {table}"

@@ -124,7 +124,8 @@ def _flink(
                 for columns, kind, fields in gen:
                     if kind in ("UPDATE_BEFORE", "DELETE"):
                         continue  # a changelog retraction: the next row carries the new value
-                    cb.on_row(columns, fields)
+                    # A row may quote a table's options (SHOW CREATE TABLE): never a secret value.
+                    cb.on_row(columns, [_masked(v, secrets) if isinstance(v, str) else v for v in fields])
                     rows += 1
                     if limit is not None and rows >= limit:
                         break

@@ -178,3 +178,18 @@ def test_secret_files_are_private_from_the_first_byte(tmp_path: Path, monkeypatc
     target.chmod(0o644)
     secrets.write_private(target, "x\n")  # an existing file is made private too
     assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_connects_env_provider_reads_only_the_variables_it_is_handed(tmp_path: Path) -> None:
+    from fraudctl.localstack.layout import Layout
+    from fraudctl.localstack.services import build_services
+
+    layout = Layout(tmp_path / ".local")
+    layout.ensure()
+    handed = {"FRAUD_PG_PASSWORD": "p", "FRAUD_S3_ACCESS_KEY_ID": "a", "FRAUD_S3_SECRET_ACCESS_KEY": "s"}
+    [connect] = [s for s in build_services(load_environment("local"), layout, handed) if s.name == "connect"]
+    connect.prepare()
+    conf = (layout.conf / "connect-distributed.properties").read_text()
+    expected = "config.providers.env.param.allowlist.pattern=^(" + "|".join(sorted(handed)) + ")$"
+    assert expected in conf.splitlines()
+    assert set(connect.spec().env) == set(handed)

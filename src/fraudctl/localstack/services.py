@@ -225,6 +225,7 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
             port=connect_port,
             bootstrap=bootstrap,
             plugin_path=layout.plugins,
+            env_names=sorted(secrets),  # exactly what the worker gets as its environment (env= below)
         )
 
     connect = Service(

@@ -32,6 +32,7 @@ from fraudctl.config.project import Project
 from fraudctl.deploy.engine import ksql_client
 from fraudctl.flink.gateway import FlinkSession
 from fraudctl.kafka_clients import PARTITIONER
+from fraudctl.ksqldb import run as ksql_run
 from fraudctl.ksqldb.statements import parse, settings
 from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
 
@@ -144,13 +145,8 @@ class _KsqlJob:
             )
             statements = parse(text)
         properties = {**settings(sql), "ksql.streams.auto.offset.reset": "earliest"}
-        self.queries: list[str] = []
         self.statements = statements
-        for statement in statements:
-            for entity in self.client.execute(statement.sql, properties):
-                query_id = (entity.get("commandStatus") or {}).get("queryId")
-                if query_id:
-                    self.queries.append(str(query_id))
+        self.queries = ksql_run.create(self.client, statements, properties)
         # The query that reads `transactions` first: its committed offsets count the rows evaluated.
         self.group = f"_confluent-ksql-{self.client.info().get('ksqlServiceId', '')}query_{self.queries[0]}"
         deadline = time.monotonic() + 120
@@ -176,13 +172,8 @@ class _KsqlJob:
         return sum(max(0, tp.offset) for tp in result.topic_partitions)
 
     def close(self) -> None:
-        for query_id in reversed(self.queries):
-            with contextlib.suppress(Exception):
-                self.client.execute(f"TERMINATE {query_id}")
-        for statement in reversed(self.statements):
-            if statement.kind != "insert":
-                with contextlib.suppress(Exception):
-                    self.client.execute(f"DROP {statement.object_type} IF EXISTS {statement.name}")
+        with contextlib.suppress(Exception):  # a leftover benchmark object is harmless
+            ksql_run.remove(self.client, self.statements, self.queries)
         created = [t for t in self.admin.list_topics(timeout=10).topics if t.startswith(self.prefix)]
         for f in self.admin.delete_topics([*self.topics.values(), *created], operation_timeout=30).values():
             with contextlib.suppress(Exception):  # a leftover benchmark topic is harmless

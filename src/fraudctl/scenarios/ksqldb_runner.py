@@ -28,8 +28,9 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from fraudctl.config.project import Project
+from fraudctl.ksqldb import run as ksql_run
 from fraudctl.ksqldb.client import KsqlClient, KsqlError
-from fraudctl.ksqldb.statements import INSERT, QUERY, Statement, parse, settings
+from fraudctl.ksqldb.statements import Statement, parse, settings
 from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
 from fraudctl.scenarios import topics as scenario_topics
 from fraudctl.scenarios.flink_runner import Outcome, compare
@@ -82,8 +83,7 @@ class KsqlScenarioRunner:
             sql = render_sql(self.project, "ksql", context)
             statements = parse(sql)
             properties = {**settings(sql), "ksql.streams.auto.offset.reset": "earliest"}
-            for statement in statements:
-                query_ids += _query_ids(self.client.execute(statement.sql, properties))
+            query_ids = ksql_run.create(self.client, statements, properties)
             produced, passed = self._read_until_quiet(
                 topics["detections"], self._topic_of(statements, prefix + IN_TIME)
             )
@@ -159,24 +159,7 @@ class KsqlScenarioRunner:
         return Counter(seen.values()), passed
 
     def _drop(self, statements: list[Statement], query_ids: list[str]) -> None:
-        """Terminates the queries this run started, then drops its objects, readers first."""
         try:
-            for query_id in reversed(query_ids):
-                self.client.execute(f"TERMINATE {query_id}")
-            for statement in reversed(statements):
-                if statement.kind == INSERT:
-                    continue
-                delete = " DELETE TOPIC" if statement.kind == QUERY else ""
-                self.client.execute(f"DROP {statement.object_type} IF EXISTS {statement.name}{delete}")
+            ksql_run.remove(self.client, statements, query_ids)
         except KsqlError as exc:
             self.progress("cleanup", f"failed: {exc}")
-
-
-def _query_ids(entities: list[dict[str, Any]]) -> list[str]:
-    """The persistent query a statement started, from the server's answer."""
-    out = []
-    for entity in entities:
-        status = entity.get("commandStatus") or {}
-        if status.get("queryId"):
-            out.append(str(status["queryId"]))
-    return out

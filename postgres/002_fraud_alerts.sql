@@ -24,3 +24,6 @@ CREATE TABLE IF NOT EXISTS public.fraud_alerts (
   created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS fraud_alerts_user ON public.fraud_alerts (user_id);
+-- The alerts sink upserts; analysts' queries read.
+GRANT SELECT, INSERT, UPDATE ON public.fraud_alerts TO fraud_pipeline_writer;
+GRANT SELECT ON public.fraud_alerts TO fraud_analyst_reader;

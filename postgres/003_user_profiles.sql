@@ -11,3 +11,6 @@ CREATE TABLE IF NOT EXISTS public.user_profiles (
   last_device_id       text,
   last_event_time      text NOT NULL
 );
+-- The profiles sink upserts; analysts' queries read.
+GRANT SELECT, INSERT, UPDATE ON public.user_profiles TO fraud_pipeline_writer;
+GRANT SELECT ON public.user_profiles TO fraud_analyst_reader;

@@ -53,6 +53,9 @@ class EnrichmentConfig:
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
     transactional_id: str = "fraud-enrichment-0"
+    # The rest of the Kafka connection (security protocol, SASL, CA), as librdkafka names it:
+    # fraudctl writes it from the environment's one Kafka model (Settings.kafka.librdkafka).
+    kafka: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -127,6 +130,7 @@ class Enricher:
         self._pool = ThreadPoolExecutor(max(1, config.concurrency), thread_name_prefix="score")
         self.consumer = self._new_consumer()
         producer_conf: dict[str, str | int | float | bool] = {
+            **dict(config.kafka),
             "bootstrap.servers": config.bootstrap,
             "acks": "all",
             "enable.idempotence": True,
@@ -142,6 +146,7 @@ class Enricher:
     def _new_consumer(self) -> Consumer:
         return Consumer(
             {
+                **dict(self.config.kafka),
                 "bootstrap.servers": self.config.bootstrap,
                 "group.id": self.config.group_id,
                 "enable.auto.commit": False,
@@ -343,15 +348,24 @@ class Enricher:
 
 def main() -> None:
     import argparse
-    import os
+
+    from fraudctl.config.secrets import is_reference, resolve
 
     parser = argparse.ArgumentParser(
         prog="python -m udf_service.enrichment",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
-    parser.add_argument("--scoring-url", default="http://127.0.0.1:8000")
+    # Endpoints have no defaults: they are the environment's (fraudctl passes them), written once there.
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--scoring-url", required=True)
+    parser.add_argument(
+        "--kafka-property",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a librdkafka setting of the connection (repeatable); a value may be a ${env:..}/${file:..} reference",
+    )
     parser.add_argument("--source-topic", default="detections")
     parser.add_argument("--alerts-topic", default="fraud-alerts")
     parser.add_argument("--dlq-topic", default="dlq-enrichment")
@@ -360,8 +374,21 @@ def main() -> None:
     parser.add_argument("--linger-ms", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=1, help="scoring requests in flight per batch")
     parser.add_argument("--exactly-once", action="store_true")
-    parser.add_argument("--token-env", default="FRAUD_SCORING_TOKEN")
+    parser.add_argument(
+        "--token",
+        required=True,
+        metavar="REFERENCE",
+        help="the scoring service's bearer token as a reference (${env:NAME} or ${file:PATH:KEY}), never a value",
+    )
     args = parser.parse_args()
+    if not is_reference(args.token):
+        parser.error("--token takes a reference such as ${env:FRAUD_SCORING_TOKEN}, never the token itself")
+    kafka: list[tuple[str, str]] = []
+    for item in args.kafka_property:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--kafka-property {item!r}: expected KEY=VALUE")
+        kafka.append((key, resolve(value)))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = EnrichmentConfig(
         args.bootstrap,
@@ -374,7 +401,8 @@ def main() -> None:
         linger_ms=args.linger_ms,
         concurrency=args.concurrency,
         exactly_once=args.exactly_once,
-        token=os.environ.get(args.token_env) or None,
+        token=resolve(args.token),
+        kafka=tuple(kafka),
     )
     enricher = Enricher(config)
     signal.signal(signal.SIGTERM, enricher.stop)  # finish the batch in hand, commit it, leave the group

@@ -23,7 +23,11 @@ SHIPPED = (ROOT / "udf_service/models/current").resolve()
 class Service:
     url: str
     model_link: Path
-    token: str | None
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
 
 def free_port() -> int:
@@ -33,13 +37,13 @@ def free_port() -> int:
 
 
 def start(
-    tmp: Path, token: str | None = None, max_batch: int = 50, port: int | None = None
+    tmp: Path, token: str = "test-token-of-the-service-suite", max_batch: int = 50, port: int | None = None
 ) -> tuple[subprocess.Popen[bytes], Service]:
     link = tmp / "current"
     if not link.exists():
         link.symlink_to(SHIPPED)
     port = port or free_port()
-    env = {**os.environ, "FRAUD_SCORING_TOKEN": token or ""}
+    env = {**os.environ, "FRAUD_SCORING_TOKEN": token}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -81,7 +85,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    proc, svc = start(tmp_path_factory.mktemp("svc-auth"), token="s3cr3t-test-token")
+    proc, svc = start(tmp_path_factory.mktemp("svc-auth"), token="s3cr3t-test-token-2")
     yield svc
     proc.terminate()
     proc.wait(10)

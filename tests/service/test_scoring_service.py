@@ -42,6 +42,8 @@ ORDINARY = {
 
 
 def post(svc: Service, path: str, body: object, **kw: object) -> requests.Response:
+    """A request as the enrichment step sends it: with the service's token (unless `headers` given)."""
+    kw.setdefault("headers", svc.auth)
     return requests.post(f"{svc.url}{path}", json=body, timeout=10, **kw)  # type: ignore[arg-type]
 
 
@@ -79,7 +81,10 @@ def test_invalid_input_gets_the_right_4xx_naming_the_field(service: Service) -> 
     unknown_rule = post(service, "/v1/score", {"transaction": TX, "context": {"rules_fired": ["made_up"]}})
     assert unknown_rule.status_code == 422 and "made_up" in unknown_rule.text
     not_json = requests.post(
-        f"{service.url}/v1/score", data=b"{not json", timeout=5, headers={"content-type": "application/json"}
+        f"{service.url}/v1/score",
+        data=b"{not json",
+        timeout=5,
+        headers={"content-type": "application/json", **service.auth},
     )
     assert not_json.status_code == 422
     assert post(service, "/v1/score/batch", {"transactions": []}).status_code == 422
@@ -89,13 +94,13 @@ def test_invalid_input_gets_the_right_4xx_naming_the_field(service: Service) -> 
         f"{service.url}/v1/score",
         data=b"x" * 200_000,
         timeout=5,
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **service.auth},
     )
     assert huge.status_code == 413
 
 
 def test_token_check(secured: Service) -> None:
-    assert post(secured, "/v1/score", RISKY).status_code == 401
+    assert post(secured, "/v1/score", RISKY, headers={}).status_code == 401
     assert post(secured, "/v1/score", RISKY, headers={"Authorization": "Bearer wrong"}).status_code == 401
     ok = post(secured, "/v1/score", RISKY, headers={"Authorization": f"Bearer {secured.token}"})
     assert ok.status_code == 200
@@ -165,6 +170,7 @@ def test_model_swap_under_load_fails_no_request(service: Service, tmp_path: Path
 
     def load() -> None:
         session = requests.Session()
+        session.headers.update(service.auth)
         while not stop.is_set():
             resp = session.post(f"{service.url}/v1/score/batch", json={"transactions": [RISKY, ORDINARY]}, timeout=10)
             statuses.append(resp.status_code)
@@ -211,6 +217,8 @@ def test_schema_driven_fuzzing_finds_no_5xx(service: Service) -> None:
             "--generation-deterministic",
             "--request-timeout",
             "10",
+            "--header",
+            f"Authorization: Bearer {service.token}",
         ],
         capture_output=True,
         text=True,
@@ -221,7 +229,8 @@ def test_schema_driven_fuzzing_finds_no_5xx(service: Service) -> None:
 
 
 def test_unknown_paths_add_no_metric_series(service: Service) -> None:
-    """Requests are labelled by route template: 300 random paths are one `unmatched` series."""
+    """Requests are labelled by route template: 10,000 random paths (with and without the token,
+    several methods) add at most the `unmatched` series of their statuses, and never a 5xx."""
     import re
     import uuid
 
@@ -231,9 +240,14 @@ def test_unknown_paths_add_no_metric_series(service: Service) -> None:
 
     series()  # the scrape itself is a request: its series exists from here on
     before = series()
+    statuses: set[int] = set()
     with requests.Session() as http:
-        for _ in range(300):
-            assert http.get(f"{service.url}/{uuid.uuid4().hex}/x", timeout=5).status_code == 404
+        for n in range(10_000):
+            method = ("GET", "POST", "PUT", "DELETE")[n % 4]
+            headers = service.auth if n % 2 else {}
+            resp = http.request(method, f"{service.url}/{uuid.uuid4().hex}/x", headers=headers, timeout=5)
+            statuses.add(resp.status_code)
+    assert statuses == {404}
     after = series()
     assert after - before <= {'scoring_requests_total{endpoint="unmatched",status="404"}'}
     assert not any("/x" in s for s in after)
@@ -243,6 +257,16 @@ def test_unknown_paths_add_no_metric_series(service: Service) -> None:
 def test_non_finite_numbers_are_a_4xx_with_the_reason(service: Service, token: str) -> None:
     body = json.dumps(ORDINARY).replace('"amount": 25.0', f'"amount": {token}')
     assert token in body
-    resp = requests.post(f"{service.url}/v1/score", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+    resp = requests.post(
+        f"{service.url}/v1/score", data=body, headers={"Content-Type": "application/json", **service.auth}, timeout=10
+    )
     assert 400 <= resp.status_code < 500, resp.text
     assert "amount" in resp.text or "finite" in resp.text.lower() or "json" in resp.text.lower()
+
+
+def test_the_service_refuses_to_start_without_a_token() -> None:
+    env = {k: v for k, v in __import__("os").environ.items() if k != "FRAUD_SCORING_TOKEN"}
+    res = subprocess.run(
+        [sys.executable, "-m", "udf_service", "--port", "1"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert res.returncode == 2 and "FRAUD_SCORING_TOKEN is not set" in res.stderr

@@ -5,6 +5,7 @@ defaults nothing (at least once: every input at least once; exactly once: exactl
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -124,6 +125,7 @@ def test_scores_flow_and_poison_goes_to_the_dlq(local_stack: Endpoints, tmp_path
             group_id=f"g-{uuid.uuid4().hex[:6]}",
             batch_size=16,
             concurrency=concurrency,
+            token=svc.token,
         )
         stats = Enricher(config).run(max_seconds=60, idle_exit=3)
         assert stats.consumed == 42 and stats.produced == 40 and stats.dead_lettered == 2
@@ -158,6 +160,7 @@ def test_killing_the_service_loses_nothing(local_stack: Endpoints, tmp_path: Pat
         exactly_once=exactly_once,
         transactional_id=f"tx-{uuid.uuid4().hex[:6]}",
         backoff_max=1.0,
+        token=svc.token,
     )
     enricher = Enricher(config)
     runner = threading.Thread(target=enricher.run, kwargs={"max_seconds": 120, "idle_exit": 6})
@@ -218,7 +221,10 @@ def test_sigterm_commits_what_was_processed(local_stack: Endpoints, tmp_path: Pa
             t["dlq"],
             "--group-id",
             group,
+            "--token",
+            "${env:FRAUD_SCORING_TOKEN}",
         ],
+        env={**os.environ, "FRAUD_SCORING_TOKEN": svc.token},
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -247,7 +253,13 @@ def test_a_recreated_source_topic_is_followed(
     try:
         t = _topics(local_stack.bootstrap)
         config = EnrichmentConfig(
-            local_stack.bootstrap, svc.url, t["detections"], t["alerts"], t["dlq"], group_id=f"g-{uuid.uuid4().hex[:6]}"
+            local_stack.bootstrap,
+            svc.url,
+            t["detections"],
+            t["alerts"],
+            t["dlq"],
+            group_id=f"g-{uuid.uuid4().hex[:6]}",
+            token=svc.token,
         )
         enricher = Enricher(config)
         runner = threading.Thread(target=enricher.run, kwargs={"max_seconds": 90}, daemon=True)

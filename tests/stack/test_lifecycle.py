@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fraudctl.config.environment import Environment
+from fraudctl.config.settings import settings_from
 from fraudctl.localstack import stack
 from fraudctl.localstack.layout import Layout
 from fraudctl.localstack.services import StackError, ksqldb_home
@@ -89,7 +90,7 @@ def test_port_taken_fails_fast_naming_service_and_port(local_stack: Endpoints, t
         port = holder.getsockname()[1]
         raw = json.loads(json.dumps(local_stack.env.raw))
         raw["kafka"]["bootstrap_servers"] = f"127.0.0.1:{port}"
-        env = Environment("local", local_stack.env.path, raw)
+        env = Environment("local", local_stack.env.path, raw, settings_from("local", raw))
         with pytest.raises(StackError) as err:
             # Every other port is taken by the running stack too; kafka is checked first.
             stack.up(env, layout, lambda *a: None)

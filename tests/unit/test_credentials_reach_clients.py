@@ -91,7 +91,7 @@ def _search(dep: Deployment) -> tuple[requests.Session, Callable[[], object]]:
     [
         (_ksqldb, b'[{"@type": "streams", "streams": []}]', "ksqldb.auth.username", "ksqldb-secret"),
         (_connect, b"{}", "connect.auth.username", "connect-secret"),
-        (_search, b"{}", "search.username", "search-secret"),
+        (_search, b"{}", "search.auth.username", "search-secret"),
     ],
 )
 def test_each_client_sends_prods_credentials(
@@ -107,7 +107,7 @@ def test_each_client_sends_prods_credentials(
     call()
     user: object = prod.env
     for part in user_key.split("."):
-        user = user[part]  # type: ignore[index]
+        user = getattr(user, part)
     assert adapter.headers == [_basic(str(user), secret)]
 
 

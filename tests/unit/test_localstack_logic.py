@@ -45,7 +45,10 @@ def test_ports_come_from_the_local_environment() -> None:
 
 
 def test_endpoint_without_port_is_an_error_naming_the_key(tmp_path: Path) -> None:
-    env = Environment("x", tmp_path / "x.yaml", {"connect": {"url": "http://connect"}})
+    local = load_environment("local")
+    raw = {**local.raw, "connect": {"url": "http://connect"}}
+    raw.pop("kafka")
+    env = Environment("x", tmp_path / "x.yaml", raw, local.settings)
     with pytest.raises(EnvironmentError_, match=r"x.yaml: connect.url: expected an endpoint with a port"):
         env.port_of("connect.url")
     with pytest.raises(EnvironmentError_, match=r"kafka.bootstrap_servers: required key is missing"):
@@ -186,10 +189,14 @@ def test_connects_env_provider_reads_only_the_variables_it_is_handed(tmp_path: P
 
     layout = Layout(tmp_path / ".local")
     layout.ensure()
-    handed = {"FRAUD_PG_PASSWORD": "p", "FRAUD_S3_ACCESS_KEY_ID": "a", "FRAUD_S3_SECRET_ACCESS_KEY": "s"}
-    [connect] = [s for s in build_services(load_environment("local"), layout, handed) if s.name == "connect"]
+    generated = {name: f"value-of-{name}" for name in secrets.NAMES}
+    [connect] = [s for s in build_services(load_environment("local"), layout, generated) if s.name == "connect"]
     connect.prepare()
     conf = (layout.conf / "connect-distributed.properties").read_text()
+    # The connectors name the writer's password and the object store's keys: the worker gets those
+    # only (not the owner's password, the analysts' or the scoring token).
+    handed = {"FRAUD_PG_WRITER_PASSWORD", "FRAUD_S3_ACCESS_KEY_ID", "FRAUD_S3_SECRET_ACCESS_KEY"}
     expected = "config.providers.env.param.allowlist.pattern=^(" + "|".join(sorted(handed)) + ")$"
     assert expected in conf.splitlines()
-    assert set(connect.spec().env) == set(handed)
+    assert set(connect.spec().env) == handed
+    assert all(connect.spec().env[n] == generated[n] for n in handed)

@@ -29,6 +29,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from fraudctl.config.durations import duration_ms
 from fraudctl.config.project import Project
+from fraudctl.config.settings import Flink, Settings
 from fraudctl.deploy.engine import ksql_client
 from fraudctl.flink.gateway import FlinkSession
 from fraudctl.kafka_clients import PARTITIONER
@@ -61,10 +62,11 @@ class _Job(Protocol):
 
 
 class _FlinkJob:
-    def __init__(self, project: Project, env_name: str, env: dict[str, Any], kind: str, partitions: int) -> None:
-        self.bootstrap = str(env["kafka"]["bootstrap_servers"])
-        self.rest = str(env["flink"]["rest_url"]).rstrip("/")
-        self.gateway = str(env["flink"]["sql_gateway_url"])
+    def __init__(self, project: Project, env_name: str, env: Settings, kind: str, partitions: int) -> None:
+        flink: Flink = env.need("flink")
+        self.bootstrap = env.kafka.bootstrap_servers
+        self.rest = flink.rest_url.rstrip("/")
+        self.gateway = flink.sql_gateway_url
         self.kind = kind
         suffix = uuid.uuid4().hex[:8]
         self.topics = {t: f"bench-{suffix}-{t}" for t in ENGINE_TOPICS}
@@ -121,8 +123,8 @@ class _KsqlJob:
     """The rendered ksqlDB pipeline (or a baseline of its source and sink declarations plus one
     filter query) under a prefix of its own, on fresh topics."""
 
-    def __init__(self, project: Project, env_name: str, env: dict[str, Any], kind: str, partitions: int) -> None:
-        self.bootstrap = str(env["kafka"]["bootstrap_servers"])
+    def __init__(self, project: Project, env_name: str, env: Settings, kind: str, partitions: int) -> None:
+        self.bootstrap = env.kafka.bootstrap_servers
         suffix = uuid.uuid4().hex[:8]
         self.prefix = f"bench_{suffix}_"
         self.topics = {t: f"bench-{suffix}-{t}" for t in (*ENGINE_TOPICS, "fraud-alerts")}
@@ -330,11 +332,11 @@ def run(
     engine: str | None = None,
 ) -> dict[str, Any]:
     """`engine` (flink | ksqldb) overrides the environment's; its endpoints are the environment's."""
-    env = project.environments[env_name].value
-    engine = engine or str(env.get("engine", "flink"))
+    env = project.settings(env_name)
+    engine = engine or env.engine
     job_class: type[_FlinkJob] | type[_KsqlJob] = _KsqlJob if engine == "ksqldb" else _FlinkJob
     rng = random.Random(11)
-    lateness = (env.get("stream") or {}).get("allowed_lateness", "5s")
+    lateness = env.stream.allowed_lateness
     lateness_s = duration_ms(lateness) / 1000
     results: dict[str, Any] = {}
     for kind in ("baseline", "rules"):

@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -49,6 +51,11 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+# The benchmark's own service requires a token as every environment's does (auth is on the hot path).
+TOKEN = secrets.token_urlsafe(24)
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
 def _start_service(port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [
@@ -62,6 +69,7 @@ def _start_service(port: int) -> subprocess.Popen[bytes]:
             "--max-body-bytes",
             "5000000",
         ],
+        env={**os.environ, "FRAUD_SCORING_TOKEN": TOKEN},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -83,7 +91,7 @@ def batch_vs_in_process(url: str, rows: int, batch: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     for i in range(0, rows, batch):
         session.post(
-            f"{url}/v1/score/batch", json={"transactions": items[i : i + batch]}, timeout=60
+            f"{url}/v1/score/batch", json={"transactions": items[i : i + batch]}, headers=AUTH, timeout=60
         ).raise_for_status()
     http_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -109,6 +117,7 @@ def batch_vs_in_process(url: str, rows: int, batch: int) -> dict[str, Any]:
 def single_latency(url: str, rate: int, seconds: float) -> dict[str, Any]:
     items = _items(200)
     session = requests.Session()
+    session.headers.update(AUTH)
     latencies = []
     t0 = time.monotonic()
     n = 0
@@ -172,6 +181,7 @@ def enrichment_vs_naive(bootstrap: str, url: str, records: int) -> dict[str, Any
             group_id=f"bench-{suffix}",
             batch_size=500,
             linger_ms=20,
+            token=TOKEN,
         )
         t0 = time.perf_counter()
         stats = Enricher(config).run(max_seconds=600, idle_exit=2)
@@ -218,7 +228,7 @@ def _naive(bootstrap: str, url: str, topics: dict[str, str], suffix: str, record
             },
             "context": {"rules_fired": [d["rule"]]},
         }
-        score = requests.post(f"{url}/v1/score", json=item, timeout=10).json()
+        score = requests.post(f"{url}/v1/score", json=item, headers=AUTH, timeout=10).json()
         producer.produce(topics["out"], value=json.dumps({**d, **score}).encode())
         producer.flush(10)
         consumer.commit(message=msg, asynchronous=False)

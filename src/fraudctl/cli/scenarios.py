@@ -11,6 +11,7 @@ import requests
 
 from fraudctl.cli.output import EXIT_ERROR, EXIT_OK, emit_json, err_console, fail, out_console, output_option
 from fraudctl.config.project import load_project
+from fraudctl.config.settings import Flink, SettingsError
 from fraudctl.deploy.engine import ksql_client
 from fraudctl.ksqldb.client import KsqlError
 from fraudctl.paths import repo_root
@@ -60,7 +61,10 @@ def run(paths: tuple[Path, ...], engine: str, env_name: str, concurrency: int, o
         fail("; ".join(p.text() for p in problems), output)
     if env_name not in project.environments:
         fail(f"unknown environment {env_name!r} (known: {', '.join(project.environment_names())})", output)
-    env = project.environments[env_name].value
+    try:
+        env = project.settings(env_name)
+    except SettingsError as exc:
+        fail(str(exc), output)
     loaded: list[Scenario] = []
     for path in _collect(paths, root):
         try:
@@ -69,7 +73,7 @@ def run(paths: tuple[Path, ...], engine: str, env_name: str, concurrency: int, o
             fail(str(exc), output, errors=[p.to_json() for p in exc.problems])
     selected = [s for s in loaded if engine in s.engines]
     if engine == "ksqldb":
-        client = ksql_client(env) if "ksqldb" in env else None
+        client = ksql_client(env) if env.ksqldb else None
         url = client.url if client else ""
         try:
             if client is None:
@@ -92,15 +96,16 @@ def run(paths: tuple[Path, ...], engine: str, env_name: str, concurrency: int, o
     if engine == "ksqldb":
         assert client is not None
         runner = KsqlScenarioRunner(
-            project, env_name, str(env["kafka"]["bootstrap_servers"]), url, progress=progress, auth=client.auth
+            project, env_name, env.kafka.bootstrap_servers, url, progress=progress, auth=client.auth
         )
     else:
+        flink: Flink = env.need("flink")
         runner = FlinkScenarioRunner(
             project,
             env_name,
-            str(env["kafka"]["bootstrap_servers"]),
-            str(env["flink"]["sql_gateway_url"]),
-            str(env["flink"]["rest_url"]),
+            env.kafka.bootstrap_servers,
+            flink.sql_gateway_url,
+            flink.rest_url,
             concurrency=concurrency,
             progress=progress,
         )

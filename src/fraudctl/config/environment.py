@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from fraudctl.config import extends
+from fraudctl.config.settings import Settings, SettingsError, settings_from
 from fraudctl.config.source import Located, SourceError, load_yaml
 from fraudctl.paths import repo_root
 
@@ -21,6 +22,7 @@ class Environment:
     name: str
     path: Path
     raw: dict[str, Any] = field(repr=False)
+    settings: Settings = field(repr=False)
 
     def get(self, dotted: str, default: Any = None) -> Any:
         node: Any = self.raw
@@ -85,4 +87,8 @@ def load_environment(name: str) -> Environment:
     raw = merged[name].value or {}
     if not isinstance(raw, dict):
         raise EnvironmentError_(f"{path}: expected a mapping at the top level")
-    return Environment(name=name, path=path, raw=raw)
+    try:
+        typed = settings_from(name, raw)
+    except SettingsError as exc:
+        raise EnvironmentError_(f"{path}: {exc}") from exc
+    return Environment(name=name, path=path, raw=raw, settings=typed)

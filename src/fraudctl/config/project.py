@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fraudctl.config import extends
+from fraudctl.config.settings import Settings, SettingsError, settings_from
 from fraudctl.config.source import Located, Problem, SourceError, load_yaml
 
 # Folders and files of the repo that hold declarations (relative to the project root).
@@ -30,6 +31,7 @@ class Project:
     topics: Located | None = None
     connectors: list[Located] = field(default_factory=list)
     detections: list[Located] = field(default_factory=list)
+    _settings: dict[str, Settings] = field(default_factory=dict, repr=False, compare=False)
 
     def schema(self, name: str) -> Path:
         return self.root / SCHEMAS / name
@@ -40,6 +42,16 @@ class Project:
 
     def environment_names(self) -> list[str]:
         return sorted(self.environments)
+
+    def settings(self, env_name: str) -> Settings:
+        """The typed model of an environment, built once per project load (SettingsError names the
+        key when the file does not fit; `validate` reports the same with file and line first)."""
+        if env_name not in self._settings:
+            if env_name not in self.environments:
+                known = ", ".join(self.environment_names()) or "none"
+                raise SettingsError(f"unknown environment {env_name!r} (known: {known})")
+            self._settings[env_name] = settings_from(env_name, self.environments[env_name].value)
+        return self._settings[env_name]
 
     def on_local_stack(self, env_name: str) -> bool:
         """An environment of the embedded local stack (it carries `local_stack` settings, directly or

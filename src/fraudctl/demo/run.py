@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from fraudctl.config.project import Project
+from fraudctl.config.settings import Settings
 from fraudctl.config.targets import ALERTS, TRANSACTIONS, SinkTargets, TargetError, sink_targets
 from fraudctl.demo import sinks
 from fraudctl.demo.outcome import SeenAlert, score
@@ -103,7 +104,7 @@ class Run:
         )
         return summary
 
-    def _seed_blacklist(self, env: dict[str, Any], kafka: dict[str, Any], traffic: Traffic) -> None:
+    def _seed_blacklist(self, env: Settings, kafka: dict[str, Any], traffic: Traffic) -> None:
         """Inserts the run's blacklisted users in PostgreSQL and waits until the CDC source has
         brought them to the blacklist topic (the detection joins on it as of each event time)."""
         if not traffic.blacklist:
@@ -162,7 +163,7 @@ class Run:
                     return
 
     def _sink_counts(
-        self, env: dict[str, Any], targets: SinkTargets, summary: dict[str, Any], began: datetime
+        self, env: Settings, targets: SinkTargets, summary: dict[str, Any], began: datetime
     ) -> dict[str, dict[str, Any]]:
         want_alerts, want_tx = summary["alerts"], summary["transactions_sent"]
         self.observer.on_step(

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import requests
 
+from fraudctl.config.settings import Settings
 from fraudctl.deploy.engine import search_endpoint
 from fraudctl.deploy.state import conninfo
 from fraudctl.objectstore import s3_client
@@ -31,7 +32,7 @@ class SinkCount:
         return out
 
 
-def postgres_alerts(env: dict[str, Any], table: str, run_id: str) -> SinkCount:
+def postgres_alerts(env: Settings, table: str, run_id: str) -> SinkCount:
     try:
         with psycopg.connect(conninfo(env, "fraudctl demo")) as conn:
             row = conn.execute(
@@ -44,7 +45,7 @@ def postgres_alerts(env: dict[str, Any], table: str, run_id: str) -> SinkCount:
     return SinkCount("postgres", int(row[0]), int(row[1]))
 
 
-def search_alerts(env: dict[str, Any], index: str, run_id: str) -> SinkCount:
+def search_alerts(env: Settings, index: str, run_id: str) -> SinkCount:
     url, auth = search_endpoint(env)
     try:
         requests.post(f"{url}/{index}/_refresh", auth=auth, timeout=30)
@@ -81,7 +82,7 @@ def _exact_field(url: str, auth: tuple[str, str] | None, index: str, name: str) 
 
 
 def archived(
-    env: dict[str, Any],
+    env: Settings,
     prefix: str,
     topic: str,
     run_id: str,
@@ -93,7 +94,7 @@ def archived(
     """Reads the archive objects of the run's event dates written since the run began, and counts
     the run's records in them (JSON lines, partitioned by event date): records whose
     transaction_id carries the run id, and their distinct `id_field` values."""
-    bucket = str(env["s3"]["bucket"])
+    bucket = env.need("s3").bucket
     ids: Counter[str] = Counter()
     try:
         client = s3_client(env)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from fraudctl.config.project import SEARCH, Project
-from fraudctl.config.secrets import resolve
+from fraudctl.config.settings import Flink, HttpService, Ksqldb, Settings, SettingsError
 from fraudctl.deploy.model import DELETE, KIND_ORDER, Change, Plan
 from fraudctl.deploy.providers import Progress, Provider
 from fraudctl.deploy.providers.connect_rest import ConnectClient
@@ -19,6 +18,7 @@ from fraudctl.deploy.providers.connectors import ConnectorProvider
 from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
 from fraudctl.deploy.providers.ksql_statements import KsqlStatementProvider
 from fraudctl.deploy.providers.postgres_ddl import PostgresDdlProvider
+from fraudctl.deploy.providers.postgres_logins import PostgresLoginProvider
 from fraudctl.deploy.providers.s3_lifecycle import S3LifecycleProvider
 from fraudctl.deploy.providers.search_templates import SearchTemplateProvider
 from fraudctl.deploy.providers.topics import TopicProvider
@@ -31,40 +31,24 @@ class DeployError(Exception):
     pass
 
 
-def kafka_admin_config(env: dict[str, Any]) -> dict[str, str | int | float | bool]:
-    kafka = env["kafka"]
-    config: dict[str, str | int | float | bool] = {"bootstrap.servers": str(kafka["bootstrap_servers"])}
-    if kafka.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
-        config["security.protocol"] = str(kafka["security_protocol"])
-    if "sasl" in kafka:
-        config.update(
-            {
-                "sasl.mechanism": kafka["sasl"]["mechanism"],
-                "sasl.username": kafka["sasl"]["username"],
-                "sasl.password": resolve(kafka["sasl"]["password"]),
-            }
-        )
-    if "ssl" in kafka and "ca_location" in kafka["ssl"]:
-        config["ssl.ca.location"] = kafka["ssl"]["ca_location"]
-    return config
+def kafka_admin_config(env: Settings) -> dict[str, str | int | float | bool]:
+    """librdkafka settings of the environment's Kafka connection (secrets resolved here, at the edge)."""
+    return dict(env.kafka.librdkafka())
 
 
-def connect_client(env: dict[str, Any]) -> ConnectClient:
-    auth = env["connect"].get("auth")
-    return ConnectClient(str(env["connect"]["url"]), (auth["username"], resolve(auth["password"])) if auth else None)
+def connect_client(env: Settings) -> ConnectClient:
+    return ConnectClient(env.connect.url, env.connect.auth_pair())
 
 
-def ksql_client(env: dict[str, Any]) -> KsqlClient:
+def ksql_client(env: Settings) -> KsqlClient:
     """The environment's ksqlDB server, with its basic auth (`ksqldb.auth`, as every HTTP endpoint)."""
-    ksql = env["ksqldb"]
-    auth = ksql.get("auth")
-    return KsqlClient(str(ksql["url"]), (str(auth["username"]), resolve(str(auth["password"]))) if auth else None)
+    ksql: Ksqldb = env.need("ksqldb")
+    return KsqlClient(ksql.url, ksql.auth_pair())
 
 
-def search_endpoint(env: dict[str, Any]) -> tuple[str, tuple[str, str] | None]:
-    search = env["search"]
-    auth = (str(search["username"]), resolve(search["password"])) if "username" in search else None
-    return str(search["url"]), auth
+def search_endpoint(env: Settings) -> tuple[str, tuple[str, str] | None]:
+    search: HttpService = env.need("search")
+    return search.url, search.auth_pair()
 
 
 @dataclass
@@ -73,17 +57,18 @@ class Deployment:
 
     project: Project
     env_name: str
-    env: dict[str, Any]
+    env: Settings
     providers: dict[str, Provider] = field(default_factory=dict)
 
     @classmethod
     def build(cls, project: Project, env_name: str, recreate_from: str | None = None) -> Deployment:
         """`recreate_from` (earliest|latest): allow ksqlDB statements that cannot change in place
         to be dropped and re-created, reading from that offset."""
-        env = dict(project.environments[env_name].value)
-        engine = env.get("engine")
-        if engine not in ("flink", "ksqldb"):
-            raise DeployError(f"environment {env_name!r}: unknown engine {engine!r} (flink or ksqldb)")
+        try:
+            env = project.settings(env_name)
+        except SettingsError as exc:
+            raise DeployError(str(exc)) from exc
+        engine = env.engine
         rendered, problems = render_environment(project, env_name)
         if problems:
             raise DeployError("the repo does not render: " + "; ".join(p.text() for p in problems))
@@ -91,16 +76,18 @@ class Deployment:
         dep = cls(project, env_name, env)
         dep.providers = {
             "postgres-ddl": PostgresDdlProvider(project.root / "postgres", conninfo(env, "fraudctl ddl")),
+            "postgres-login": PostgresLoginProvider(env.need("postgres"), conninfo(env, "fraudctl logins")),
             "topic": TopicProvider(kafka_admin_config(env), rendered.topics),
             "search-template": SearchTemplateProvider(project.root / SEARCH, *search_endpoint(env)),
             "s3-lifecycle": S3LifecycleProvider(env, rendered.connectors),
             "connector": ConnectorProvider(connect_client(env), rendered.connectors),
         }
         if engine == "flink":
+            flink: Flink = env.need("flink")
             dep.providers["flink-job"] = FlinkJobProvider(
                 env_name,
-                str(env["flink"]["rest_url"]),
-                str(env["flink"]["sql_gateway_url"]),
+                flink.rest_url,
+                flink.sql_gateway_url,
                 render_sql(project, "flink", context),
                 context,
             )

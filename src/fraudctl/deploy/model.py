@@ -10,10 +10,19 @@ from typing import Any
 
 from fraudctl.config.secrets import mask
 
-# Apply order (deletes run in reverse): the database schema, topics, search index templates (before a
+# Apply order (deletes run in reverse): the database schema, its login users, topics, search index templates (before a
 # sink's first write creates the index), archive retention rules, the stream engine's job (Flink) or
 # statements (ksqlDB), connectors.
-KIND_ORDER = ("postgres-ddl", "topic", "search-template", "s3-lifecycle", "flink-job", "ksql-statement", "connector")
+KIND_ORDER = (
+    "postgres-ddl",
+    "postgres-login",
+    "topic",
+    "search-template",
+    "s3-lifecycle",
+    "flink-job",
+    "ksql-statement",
+    "connector",
+)
 
 CREATE, UPDATE, REPLACE, DELETE, NOOP, ORPHAN = "create", "update", "replace", "delete", "noop", "orphan"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from fraudctl.config.secrets import resolve
+from fraudctl.config.settings import Postgres, Settings
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS fraudctl;
@@ -50,17 +50,10 @@ class Record:
     applied_at: datetime
 
 
-def conninfo(env: dict[str, Any], purpose: str) -> str:
-    pg = env["postgres"]
-    return psycopg.conninfo.make_conninfo(
-        host=str(pg["host"]),
-        port=str(pg["port"]),
-        dbname=str(pg["database"]),
-        user=str(pg["user"]),
-        password=resolve(str(pg["password"])),
-        application_name=purpose,
-        connect_timeout="10",
-    )
+def conninfo(env: Settings, purpose: str) -> str:
+    """The owner's connection (the state table and the DDL are the owner's)."""
+    pg: Postgres = env.need("postgres")
+    return pg.conninfo("owner", purpose)
 
 
 def _who() -> str:
@@ -68,7 +61,7 @@ def _who() -> str:
 
 
 class StateStore:
-    def __init__(self, env_name: str, env: dict[str, Any]) -> None:
+    def __init__(self, env_name: str, env: Settings) -> None:
         self.env_name = env_name
         self.conn = psycopg.connect(conninfo(env, f"fraudctl {env_name} {_who()}"), autocommit=True)
         self.conn.execute(SCHEMA)

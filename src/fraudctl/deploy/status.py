@@ -11,6 +11,7 @@ import requests
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from fraudctl.config.settings import Settings
 from fraudctl.deploy.engine import Deployment, kafka_admin_config
 from fraudctl.deploy.providers.connectors import ConnectorProvider, failures
 from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
@@ -20,7 +21,7 @@ from fraudctl.render.connectors import SINK_KINDS
 from fraudctl.render.pipeline import STREAM_RUN
 
 
-def consumer_lag(env: dict[str, Any], groups: list[str]) -> dict[str, int | None]:
+def consumer_lag(env: Settings, groups: list[str]) -> dict[str, int | None]:
     """Total lag per group (None when the group has committed nothing yet)."""
     config = kafka_admin_config(env)
     admin = AdminClient(config)

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fraudctl.localstack import secrets as local_secrets
+
 
 @dataclass(frozen=True)
 class ProcessSpec:
@@ -53,7 +55,9 @@ def running_pid(run_dir: Path, name: str) -> int | None:
 
 def spawn(spec: ProcessSpec, run_dir: Path) -> int:
     spec.log_file.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **spec.env}
+    # Least privilege: a process gets the stack's secrets it is handed (spec.env), never the others
+    # a caller may hold in its own environment.
+    env = {**{k: v for k, v in os.environ.items() if k not in local_secrets.NAMES}, **spec.env}
     user = spec.user if os.geteuid() == 0 else None
     uid: int | None = None
     gid: int | None = None

@@ -7,7 +7,20 @@ import os
 import secrets
 from pathlib import Path
 
-NAMES = ("FRAUD_PG_PASSWORD", "FRAUD_S3_ACCESS_KEY_ID", "FRAUD_S3_SECRET_ACCESS_KEY")
+NAMES = (
+    "FRAUD_PG_PASSWORD",  # the owner's (runs the DDL)
+    "FRAUD_PG_WRITER_PASSWORD",  # the pipeline's writer (Connect sinks, CDC)
+    "FRAUD_PG_ANALYST_PASSWORD",  # analysts' queries
+    "FRAUD_S3_ACCESS_KEY_ID",
+    "FRAUD_S3_SECRET_ACCESS_KEY",
+    "FRAUD_SCORING_TOKEN",  # the scoring service's bearer token
+)
+
+
+def env_name(reference: object) -> str | None:
+    """The variable an `${env:NAME}` reference names (None for any other value)."""
+    text = str(reference)
+    return text[6:-1] if text.startswith("${env:") and text.endswith("}") else None
 
 
 def write_private(path: Path, text: str) -> None:

@@ -19,6 +19,7 @@ import jinja2
 import requests
 
 from fraudctl.config.environment import Environment
+from fraudctl.config.settings import LocalStack, Postgres, Scoring
 from fraudctl.localstack import health
 from fraudctl.localstack import secrets as local_secrets
 from fraudctl.localstack.health import Check
@@ -125,20 +126,23 @@ def _make_traversable(path: Path) -> None:
 def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) -> list[Service]:
     jhome = java_home()
     java = str(jhome / "bin" / "java")
+    typed = env.settings
+    local: LocalStack = typed.need("local_stack")
+    pg: Postgres = typed.need("postgres")
     kafka_port = env.port_of("kafka.bootstrap_servers")
     bootstrap = f"{HOST}:{kafka_port}"
-    controller_port = int(env.require("local_stack.kafka_controller_port"))
+    controller_port = local.kafka_controller_port
     connect_port = env.port_of("connect.url")
-    pg_port = int(env.require("postgres.port"))
-    pg_db = str(env.require("postgres.database"))
-    pg_user = str(env.require("postgres.user"))
+    pg_port = pg.port
+    pg_db = pg.database
+    pg_user = pg.user
     search_port = env.port_of("search.url")
-    search_transport = int(env.require("local_stack.search_transport_port"))
+    search_transport = local.search_transport_port
     s3_port = env.port_of("s3.endpoint")
     flink_rest = env.port_of("flink.rest_url")
     flink_gateway = env.port_of("flink.sql_gateway_url")
-    flink_rpc = int(env.require("local_stack.flink_rpc_port"))
-    heap = {k: int(v) for k, v in (env.get("local_stack.heap_mb") or {}).items()}
+    flink_rpc = local.flink_rpc_port
+    heap = dict(local.heap_mb)
     kafka_cp = f"{layout.kafka_lib}/*"
     log4j = layout.conf / "log4j2.properties"
     user = ensure_stack_user()
@@ -214,6 +218,17 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
 
     # --- Kafka Connect (distributed worker) ---------------------------------------------------
     connect_conf = layout.conf / "connect-distributed.properties"
+    # The worker gets the secrets its connectors name (the writer's password, the object store's
+    # keys), not the owner's password or the scoring token.
+    connect_refs: list[object] = [pg.login("writer").password]
+    if typed.s3:
+        connect_refs += [typed.s3.access_key_id, typed.s3.secret_access_key]
+    for service in (typed.search, typed.schema_registry):
+        if service and service.auth:
+            connect_refs.append(service.auth.password)
+    connect_env = {
+        name: secrets[name] for name in map(local_secrets.env_name, connect_refs) if name and name in secrets
+    }
 
     def connect_prepare() -> None:
         common_prepare()
@@ -225,7 +240,8 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
             port=connect_port,
             bootstrap=bootstrap,
             plugin_path=layout.plugins,
-            env_names=sorted(secrets),  # exactly what the worker gets as its environment (env= below)
+            env_names=sorted(connect_env),  # exactly what the worker gets as its environment (env= below)
+            kafka=typed.kafka.java(),
         )
 
     connect = Service(
@@ -246,7 +262,7 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
             ],
             layout.logs / "connect.log",
             layout.root,
-            env=dict(secrets),
+            env=connect_env,
         ),
         check=health.http_ok(f"http://{HOST}:{connect_port}/connectors"),
         after=("kafka",),
@@ -279,7 +295,7 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
                     "--pwfile",
                     str(pwfile),
                     "--auth-host=scram-sha-256",
-                    "--auth-local=trust",
+                    "--auth-local=scram-sha-256",
                     "-E",
                     "UTF8",
                     "--locale=C.UTF-8",
@@ -293,18 +309,33 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
             pwfile.unlink(missing_ok=True)
             if res.returncode != 0:
                 raise StackError(f"postgres: initdb into {pg_data} failed: {res.stdout}{res.stderr}")
+        # Written on every start, so a data folder made before this rule gets it too: a password
+        # (SCRAM) for every connection, the socket included; nothing else is accepted.
+        hba = pg_data / "pg_hba.conf"
+        hba.write_text(
+            "# Written by fraudctl local up (services.py); do not edit.\n"
+            "local all all scram-sha-256\n"
+            f"host all all {HOST}/32 scram-sha-256\n"
+            "local replication all scram-sha-256\n"
+            f"host replication all {HOST}/32 scram-sha-256\n"
+        )
+        _chown_tree(hba, user)
 
     def pg_after_start() -> None:
         psql = str(postgres_bindir() / "psql")
         base = [psql, "-h", str(pg_socket), "-p", str(pg_port), "-U", pg_user, "-d", "postgres", "-tAc"]
+        owner_env = {**os.environ, "PGPASSWORD": secrets["FRAUD_PG_PASSWORD"]}
         exists = subprocess.run(  # noqa: S603
             [*base, f"SELECT 1 FROM pg_database WHERE datname = '{pg_db}'"],
             capture_output=True,
             text=True,
             check=False,
+            env=owner_env,
         )
         if exists.stdout.strip() != "1":
-            subprocess.run([*base, f'CREATE DATABASE "{pg_db}"'], capture_output=True, check=True)  # noqa: S603
+            subprocess.run(  # noqa: S603
+                [*base, f'CREATE DATABASE "{pg_db}"'], capture_output=True, check=True, env=owner_env
+            )
 
     postgres = Service(
         name="postgres",
@@ -401,7 +432,7 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
     def s3_after_start() -> None:
         # The local environment's archive bucket exists from the start (in AWS it is provisioned
         # with the account); moto keeps buckets in memory, so this runs on every start.
-        bucket = str(env.require("s3.bucket"))
+        bucket = typed.need("s3").bucket
         requests.put(f"http://{HOST}:{s3_port}/{bucket}", timeout=10)
 
     s3 = Service(
@@ -504,16 +535,41 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
         requires=(flink_home,),
     )
     # --- Scoring service and the enrichment step (udf_service/) -----------------------------------
-    scoring_port = env.port_of("scoring.url")
+    scoring_settings: Scoring = typed.need("scoring")
+    scoring_port = scoring_settings.port
     model = layout.repo / "udf_service" / "models" / "current"
+    token_var = (local_secrets.env_name(scoring_settings.token) if scoring_settings.token else None) or ""
+    token_env = {token_var: secrets.get(token_var, "")}
+
+    def scoring_prepare() -> None:
+        if token_var not in local_secrets.NAMES:
+            raise StackError(
+                f"{env.path}: scoring.token: the local stack generates the service's token; expected "
+                f"${{env:NAME}} with NAME one of {', '.join(local_secrets.NAMES)}"
+            )
+
     scoring = Service(
         name="scoring",
         ports=(scoring_port,),
+        prepare=scoring_prepare,
         spec=lambda: ProcessSpec(
             "scoring",
-            [sys.executable, "-m", "udf_service", "--host", HOST, "--port", str(scoring_port), "--model", str(model)],
+            [
+                sys.executable,
+                "-m",
+                "udf_service",
+                "--host",
+                HOST,
+                "--port",
+                str(scoring_port),
+                "--model",
+                str(model),
+                "--token-env",
+                token_var,
+            ],
             layout.logs / "scoring.log",
             layout.root,
+            env=token_env,
         ),
         check=health.http_ok(f"http://{HOST}:{scoring_port}/readyz"),
         start_timeout=60,
@@ -537,9 +593,17 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
                 bootstrap,
                 "--scoring-url",
                 f"http://{HOST}:{scoring_port}",
+                "--token",
+                str(scoring_settings.token),
+                *(
+                    f"--kafka-property={k}={v}"
+                    for k, v in typed.kafka.librdkafka(resolved=False).items()
+                    if k != "bootstrap.servers"
+                ),
             ],
             layout.logs / "enrichment.log",
             layout.root,
+            env=token_env,
         ),
         check=enrichment_running,
         after=("kafka", "scoring"),
@@ -580,7 +644,7 @@ def _ksqldb_service(env: Environment, layout: Layout, bootstrap: str, heap_mb: i
             conf,
             host=HOST,
             port=port,
-            bootstrap=bootstrap,
+            kafka=env.settings.kafka.java(),
             state_dir=layout.data / "ksqldb",
         )
 

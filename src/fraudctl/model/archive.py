@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from fraudctl.config.settings import Settings
 from fraudctl.contract import Transaction
 from fraudctl.deploy.state import conninfo
 from fraudctl.objectstore import s3_client
@@ -47,7 +48,7 @@ class Export:
         }
 
 
-def confirmed_fraud(env: dict[str, Any], table: str) -> set[str]:
+def confirmed_fraud(env: Settings, table: str) -> set[str]:
     with psycopg.connect(conninfo(env, "fraudctl model")) as conn:
         rows = conn.execute(
             f"SELECT DISTINCT transaction_id FROM {table} WHERE disposition = 'fraud'"  # noqa: S608 - table from the repo
@@ -55,11 +56,9 @@ def confirmed_fraud(env: dict[str, Any], table: str) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def export(
-    env: dict[str, Any], prefix: str, topic: str, alerts_table: str, out: Path, since: date | None = None
-) -> Export:
+def export(env: Settings, prefix: str, topic: str, alerts_table: str, out: Path, since: date | None = None) -> Export:
     """Writes the labelled CSV; `since` keeps only event dates from that day on."""
-    bucket = str(env["s3"]["bucket"])
+    bucket = env.need("s3").bucket
     client = s3_client(env)
     labels = confirmed_fraud(env, alerts_table)
     seen: dict[str, dict[str, Any]] = {}

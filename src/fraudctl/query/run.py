@@ -17,6 +17,7 @@ from typing import Any
 
 from fraudctl.config.project import Project
 from fraudctl.config.secrets import resolve_embedded
+from fraudctl.config.settings import Flink
 from fraudctl.deploy.engine import ksql_client
 from fraudctl.flink.gateway import FlinkSession, GatewayError
 from fraudctl.ksqldb import statements
@@ -60,7 +61,7 @@ def prepare(
     now: datetime,
 ) -> Prepared:
     context = sql_context(project, env_name)
-    engine = str(context["env"].get("engine", "flink"))
+    engine = project.settings(env_name).engine
     if query is not None:
         context.update(bind(query, given, now))
         if engine == "flink":
@@ -100,7 +101,7 @@ def _flink(
     project: Project, env_name: str, prepared: Prepared, limit: int | None, deadline: float | None, cb: Callbacks
 ) -> int:
     context = sql_context(project, env_name)
-    env = context["env"]
+    flink: Flink = project.settings(env_name).need("flink")
     tables_text = jinja.render(project.templates, FLINK_TABLES, context)
     # References are resolved only for this session, and never appear in any message.
     tables: list[str] = []
@@ -116,7 +117,7 @@ def _flink(
     }
     rows = 0
     try:
-        with FlinkSession(str(env["flink"]["sql_gateway_url"]), props) as session:
+        with FlinkSession(flink.sql_gateway_url, props) as session:
             for statement in tables:
                 session.execute(statement)
             gen = session.stream(prepared.sql, deadline=deadline, on_ready=cb.on_ready)
@@ -142,7 +143,7 @@ def _flink(
 def _ksqldb(
     project: Project, env_name: str, prepared: Prepared, limit: int | None, deadline: float | None, cb: Callbacks
 ) -> int:
-    client = ksql_client(sql_context(project, env_name)["env"])
+    client = ksql_client(project.settings(env_name))
     properties = {"ksql.streams.auto.offset.reset": "latest" if prepared.push else "earliest"}
     rows = 0
     ready = False

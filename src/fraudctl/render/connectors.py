@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fraudctl.config.project import Project
+from fraudctl.config.settings import Settings
 from fraudctl.config.source import Located, Problem
 from fraudctl.render import jinja
 from fraudctl.render.context import replication_of
@@ -70,9 +71,9 @@ def template_for(project: Project, profile: str, kind: str) -> str:
     return specific if (project.templates / specific).is_file() else f"connect/{kind}.yaml.j2"
 
 
-def render_connector(project: Project, intent: Located, env: dict[str, Any]) -> RenderedConnector:
+def render_connector(project: Project, intent: Located, env: Settings) -> RenderedConnector:
     c = intent.value
-    profile = str(env.get("connector_profile"))
+    profile = env.connector_profile
     template = template_for(project, profile, str(c.get("kind")))
     text = jinja.render(project.templates, template, {"c": c, "env": env, "replication": replication_of(env)})
     parsed = parse_flat_map(text, f"templates/{template}")

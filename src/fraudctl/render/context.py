@@ -8,25 +8,20 @@ from typing import Any
 from fraudctl.config.durations import duration_ms
 from fraudctl.config.project import Project
 from fraudctl.config.rules import RULES
-
-DEFAULT_LATENESS = "5s"
-DEFAULT_DEDUP_WINDOW = "1d"
+from fraudctl.config.settings import Settings
 
 
-def env_view(project: Project, name: str) -> dict[str, Any]:
-    raw = dict(project.environments[name].value or {})
-    raw.setdefault("name", name)
-    return raw
+def env_view(project: Project, name: str) -> Settings:
+    return project.settings(name)
 
 
-def topic_views(project: Project, env: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def topic_views(project: Project, env: Settings) -> dict[str, dict[str, Any]]:
     declared = (project.topics.value or {}).get("topics", {}) if project.topics else {}
-    topics_cfg = env.get("topics") or {}
-    defaults = topics_cfg.get("defaults") or {}
-    overrides = topics_cfg.get("overrides") or {}
+    defaults = env.topics.defaults.model_dump(exclude_none=True)
     out: dict[str, dict[str, Any]] = {}
     for name, decl in sorted(declared.items()):
-        merged = {**decl, **defaults, **(overrides.get(name) or {})}
+        override = env.topics.overrides.get(name)
+        merged = {**decl, **defaults, **(override.model_dump(exclude_none=True) if override else {})}
         config = {"cleanup.policy": str(merged.get("cleanup_policy", "delete"))}
         if "retention" in merged:
             config["retention.ms"] = str(duration_ms(merged["retention"]))
@@ -40,11 +35,11 @@ def topic_views(project: Project, env: dict[str, Any]) -> dict[str, dict[str, An
 
 
 def rule_views(
-    project: Project, env: dict[str, Any], overrides: dict[str, dict[str, Any]] | None = None
+    project: Project, env: Settings, overrides: dict[str, dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """Enabled rules known to the catalogue, sorted by id, with parameters resolved in order:
     detection file, then the environment's `detections:`, then `overrides` (a scenario's `params:`)."""
-    env_params = env.get("detections") or {}
+    env_params = env.detections
     out = []
     for doc in project.detections:
         d = doc.value or {}
@@ -68,13 +63,9 @@ def rule_views(
     return sorted(out, key=lambda r: str(r["id"]))
 
 
-def replication_of(env: dict[str, Any]) -> int:
-    return int(((env.get("topics") or {}).get("defaults") or {}).get("replication", 1))
+def replication_of(env: Settings) -> int:
+    return env.topics.defaults.replication
 
 
-def stream_view(env: dict[str, Any]) -> dict[str, Any]:
-    stream = env.get("stream") or {}
-    return {
-        "allowed_lateness": stream.get("allowed_lateness", DEFAULT_LATENESS),
-        "dedup_window": stream.get("dedup_window", DEFAULT_DEDUP_WINDOW),
-    }
+def stream_view(env: Settings) -> dict[str, Any]:
+    return {"allowed_lateness": env.stream.allowed_lateness, "dedup_window": env.stream.dedup_window}

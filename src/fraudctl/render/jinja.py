@@ -51,6 +51,11 @@ def _ksql_advance(value: object) -> str:
     return f"{max(1000, duration_ms(value) // 10) // 1000} SECONDS"
 
 
+def _tojson(value: object) -> str:
+    # Typed settings (a Secret prints as its reference) and plain values alike.
+    return json.dumps(value, default=str)
+
+
 def _sql_str(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
@@ -75,7 +80,7 @@ def environment(templates: Path) -> jinja2.Environment:
         autoescape=False,
     )
     filters: dict[str, Callable[[Any], Any]] = {
-        "tojson": json.dumps,
+        "tojson": _tojson,
         "duration_ms": duration_ms,
         "duration_s": _duration_s,
         "flink_interval": _flink_interval,

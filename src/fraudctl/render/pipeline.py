@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fraudctl.config.project import Project
+from fraudctl.config.settings import SettingsError
 from fraudctl.config.source import Problem
 from fraudctl.ksqldb import statements
 from fraudctl.render import jinja
@@ -57,7 +58,7 @@ def sql_context(
         "rules": rule_views(project, env, params),
         "stream": stream_view(env),
         "run": run or STREAM_RUN,
-        "ksql_prefix": ksql_prefix if ksql_prefix is not None else str((env.get("ksqldb") or {}).get("prefix", "")),
+        "ksql_prefix": ksql_prefix if ksql_prefix is not None else (env.ksqldb.prefix if env.ksqldb else ""),
     }
 
 
@@ -71,7 +72,10 @@ def render_sql(project: Project, engine: str, context: dict[str, Any]) -> str:
 def render_environment(project: Project, env_name: str) -> tuple[Rendered, list[Problem]]:
     problems: list[Problem] = []
     files: dict[str, str] = {}
-    env = env_view(project, env_name)
+    try:
+        env = env_view(project, env_name)
+    except SettingsError as exc:
+        return Rendered(env_name, files, [], {}), [Problem(f"environments/{env_name}.yaml", None, "", str(exc))]
     topics = topic_views(project, env)
     files["topics.json"] = _json(list(topics.values()))
     connectors: list[RenderedConnector] = []

@@ -8,7 +8,6 @@ from pathlib import Path
 import requests
 
 from fraudctl.config.project import load_project
-from fraudctl.config.secrets import resolve
 from fraudctl.config.source import Problem
 from fraudctl.localstack import secrets as local_secrets
 from fraudctl.localstack.layout import Layout
@@ -17,13 +16,11 @@ from fraudctl.render.pipeline import Rendered
 
 def validate_online(root: Path, env_name: str, rendered: Rendered) -> list[Problem]:
     project, _ = load_project(root)
-    env = project.environments[env_name].value
-    url = str(env["connect"]["url"]).rstrip("/")
+    env = project.settings(env_name)
+    url = env.connect.url.rstrip("/")
     if project.on_local_stack(env_name):
         local_secrets.export(Layout.default().secrets_file)
-    auth = None
-    if "auth" in env["connect"]:
-        auth = (env["connect"]["auth"]["username"], resolve(env["connect"]["auth"]["password"]))
+    auth = env.connect.auth_pair()
     problems: list[Problem] = []
     for connector in rendered.connectors:
         cls = connector.config["connector.class"]

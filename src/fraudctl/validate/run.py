@@ -235,7 +235,7 @@ def _render(project: Project, report: Report, env_name: str, topics: set[str]) -
     rendered, problems = render_environment(project, env_name)
     report.rendered[env_name] = rendered
     report.problems += problems
-    profile = str((project.environments[env_name].value or {}).get("connector_profile"))
+    profile = str((project.environments[env_name].value or {}).get("connector_profile"))  # raw: may not fit the model
     for connector in rendered.connectors:
         report.checked["rendered connector configs"] += 1
         report.problems += connect_config.check(connector, project.root / "schemas", profile)

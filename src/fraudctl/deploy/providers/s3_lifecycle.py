@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from fraudctl.config.settings import Settings
 from fraudctl.deploy.model import CREATE, DELETE, UPDATE, Change, Resource
 from fraudctl.deploy.providers import ReadyWhenWritten
 from fraudctl.deploy.state import Record
@@ -31,9 +32,9 @@ def retention_rules(connectors: list[RenderedConnector]) -> dict[str, dict[str, 
 class S3LifecycleProvider(ReadyWhenWritten):
     kind = "s3-lifecycle"
 
-    def __init__(self, env: dict[str, Any], connectors: list[RenderedConnector]) -> None:
+    def __init__(self, env: Settings, connectors: list[RenderedConnector]) -> None:
         self.env = env
-        self.bucket = str(env["s3"]["bucket"])
+        self.bucket = env.need("s3").bucket
         self.rules = retention_rules(connectors)
         self.writes = 0
         self._client: Any = None

@@ -225,12 +225,14 @@ def test_killed_apply_converges_on_rerun(local_stack: Endpoints) -> None:
     assert result["ok"], result["problems"]
     assert plan_json()[0] == 0
     assert len(our_jobs(local_stack.flink_rest)) == 1
-    store = StateStore("local", local_stack.env.raw)
+    store = StateStore("local", local_stack.env.settings)
     try:
         kinds = {k for (k, _n) in store.records()}
     finally:
         store.close()
-    assert kinds == {"postgres-ddl", "topic", "search-template", "s3-lifecycle", "flink-job", "connector"}
+    assert kinds == {
+        "postgres-ddl", "postgres-login", "topic", "search-template", "s3-lifecycle", "flink-job", "connector"
+    }  # fmt: skip
     # The topics were deleted and re-created under the running enrichment step: a payment must
     # still become a scored alert (the step follows the new topics instead of waiting forever).
     user = f"redeploy-{uuid.uuid4().hex[:6]}"
@@ -250,7 +252,7 @@ def test_killed_apply_converges_on_rerun(local_stack: Endpoints) -> None:
 
 
 def test_second_apply_is_refused_while_one_holds_the_lock(local_stack: Endpoints) -> None:
-    store = StateStore("local", local_stack.env.raw)
+    store = StateStore("local", local_stack.env.settings)
     try:
         with store.lock():
             res = fraudctl("apply", "--env", "local", "--auto-approve", "--output", "json")

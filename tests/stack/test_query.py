@@ -242,3 +242,57 @@ def test_show_create_table_prints_no_secret(applied: Endpoints, table: str) -> N
     assert f"`{table}`" in row["result"]
     for name, value in secrets.load_or_create(Layout.default().secrets_file).items():
         assert value not in res.stdout + res.stderr, f"{name} printed by SHOW CREATE TABLE {table}"
+
+
+def test_the_analysts_login_cannot_write_even_without_the_guard(applied: Endpoints) -> None:
+    """Read-only by credentials: the tables a query session defines log in as the analysts' role,
+    so an INSERT that the guard would refuse fails at PostgreSQL with a permission error when it is
+    sent straight to the session (the guard skipped), and on a direct connection as that login."""
+    from fraudctl.config.project import load_project
+    from fraudctl.config.secrets import resolve_embedded
+    from fraudctl.flink.gateway import FlinkSession, job_root_cause
+    from fraudctl.query.run import FLINK_TABLES
+    from fraudctl.render import jinja
+    from fraudctl.render.pipeline import sql_context
+    from fraudctl.validate.sql import split
+
+    project, _ = load_project(ROOT)
+    settings = project.settings("local")
+    analyst = settings.need("postgres").login("analyst")
+    assert analyst.user != settings.need("postgres").user
+    marker = f"guardless-{uuid.uuid4().hex[:8]}"
+    conninfo = settings.need("postgres").conninfo("analyst", "test")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) >= 0 FROM fraud_alerts").fetchone() == (True,)
+        for statement in (
+            "INSERT INTO fraud_alerts (alert_id, rule, rule_id, severity, user_id, transaction_id) "
+            f"VALUES ('{marker}', 'r', 'r', 'low', 'u', 't')",
+            f"UPDATE fraud_alerts SET notes = '{marker}'",
+            f"INSERT INTO blacklist (user_id, reason) VALUES ('{marker}', 'x')",
+            "DELETE FROM user_profiles",
+            "CREATE TABLE public.analyst_was_here (x int)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+
+    context = sql_context(project, "local")
+    tables = [resolve_embedded(s.text)[0] for s in split(jinja.render(project.templates, FLINK_TABLES, context))[0]]
+    with FlinkSession(settings.need("flink").sql_gateway_url, {"execution.runtime-mode": "batch"}) as session:
+        for statement in tables:
+            session.execute(statement)
+        job = session.execute(
+            f"INSERT INTO alerts (alert_id, rule, user_id, transaction_id) VALUES ('{marker}', 'high_value', 'u', 't')"
+        ).job_id
+    assert job
+    rest = settings.need("flink").rest_url.rstrip("/")
+    deadline = time.monotonic() + 120
+    import requests
+
+    while (state := requests.get(f"{rest}/jobs/{job}", timeout=10).json()["state"]) not in ("FAILED", "FINISHED"):
+        assert time.monotonic() < deadline, f"the guardless INSERT job is still {state}"
+        time.sleep(1)
+    assert state == "FAILED", "an INSERT through the analysts' session must not succeed"
+    cause = job_root_cause(rest, job)
+    assert "permission denied" in cause.lower(), cause
+    with psycopg.connect(applied.pg_conninfo, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM fraud_alerts WHERE alert_id = %s", (marker,)).fetchone() == (0,)

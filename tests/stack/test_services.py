@@ -183,3 +183,25 @@ def test_flink_sql_job_reads_kafka_and_writes_aggregate(local_stack: Endpoints) 
             assert latest == expected
         finally:
             requests.patch(f"{local_stack.flink_rest}/jobs/{job.job_id}?mode=cancel", timeout=10)
+
+
+def test_every_listener_of_the_stack_is_on_loopback(local_stack: Endpoints) -> None:
+    """Each port a stack process (or a child of one) listens on, declared or ephemeral (Flink's
+    blob server and data ports, JMX), is bound to loopback; and every declared port is listened on."""
+    from fraudctl.localstack.layout import Layout
+    from fraudctl.localstack.listeners import of_processes
+    from fraudctl.localstack.process import running_pid
+    from fraudctl.localstack.services import build_services
+    from fraudctl.localstack import secrets
+
+    layout = Layout.default()
+    services = [s for s in build_services(local_stack.env, layout, secrets.load_or_create(layout.secrets_file))]
+    roots = {s.name: running_pid(layout.run, s.name) for s in services if s.skip is None}
+    assert all(roots.values()), f"not running: {[n for n, p in roots.items() if p is None]}"
+    listeners = of_processes([p for p in roots.values() if p is not None])
+    exposed = [x for x in listeners if not x.on_loopback]
+    assert not exposed, f"listening beyond loopback: {exposed}"
+    declared = {port for s in services if s.skip is None for port in s.ports}
+    assert declared <= {x.port for x in listeners}, (
+        f"declared but not listened on: {declared - {x.port for x in listeners}}"
+    )

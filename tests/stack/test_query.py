@@ -296,3 +296,65 @@ def test_the_analysts_login_cannot_write_even_without_the_guard(applied: Endpoin
     assert "permission denied" in cause.lower(), cause
     with psycopg.connect(applied.pg_conninfo, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM fraud_alerts WHERE alert_id = %s", (marker,)).fetchone() == (0,)
+
+
+def test_the_analysts_kafka_principal_can_only_consume(applied: Endpoints) -> None:
+    """The query session's Kafka table logs in as the analysts' principal, whose ACLs (kept by
+    `fraudctl apply`) allow reading only: an INSERT into it, sent straight to the session, fails at
+    the broker; a producer with those credentials is refused; a consumer reads."""
+    import requests
+    from confluent_kafka import Consumer, KafkaException
+
+    from fraudctl.config.project import load_project
+    from fraudctl.config.secrets import resolve_embedded
+    from fraudctl.flink.gateway import FlinkSession, job_root_cause
+    from fraudctl.query.run import FLINK_TABLES
+    from fraudctl.render import jinja
+    from fraudctl.render.pipeline import sql_context
+    from fraudctl.validate.sql import split
+
+    project, _ = load_project(ROOT)
+    settings = project.settings("local")
+    analyst = settings.kafka.connection("analyst")
+    assert analyst.sasl is not None and analyst.bootstrap_servers != settings.kafka.bootstrap_servers
+    conf = analyst.librdkafka()
+    producer = Producer({**conf, "message.timeout.ms": 10_000})
+    errors: list[str] = []
+    producer.produce("fraud-alerts", value=b"{}", on_delivery=lambda err, _m: errors.append(str(err)))
+    producer.flush(20)
+    assert errors and "TOPIC_AUTHORIZATION_FAILED" in errors[0], errors
+    consumer = Consumer({**conf, "group.id": f"fraudctl-query-test-{uuid.uuid4().hex[:6]}"})
+    try:
+        metadata = consumer.list_topics("fraud-alerts", timeout=20)
+        assert metadata.topics["fraud-alerts"].error is None
+        other = consumer.list_topics("transactions", timeout=20).topics["transactions"]
+        assert other.error is not None, "the analysts' principal may describe only the topics it reads"
+    finally:
+        consumer.close()
+    try:
+        Consumer({**conf, "group.id": "not-a-query-group"}).commit(offsets=[], asynchronous=False)
+    except KafkaException:
+        pass  # nothing to commit, or refused: either way no write happened
+
+    context = sql_context(project, "local")
+    tables = [resolve_embedded(s.text)[0] for s in split(jinja.render(project.templates, FLINK_TABLES, context))[0]]
+    props = {"execution.runtime-mode": "streaming", "restart-strategy.type": "none"}  # as `fraudctl query` runs
+    with FlinkSession(settings.need("flink").sql_gateway_url, props) as session:
+        for statement in tables:
+            session.execute(statement)
+        job = session.execute(
+            "INSERT INTO fraud_alerts_stream (alert_id, rule, user_id, transaction_id, amount, risk_score, event_time) "
+            "VALUES ('guardless', 'high_value', 'u', 't', 1.0, 0.5, 'x')"
+        ).job_id
+    assert job
+    rest = settings.need("flink").rest_url.rstrip("/")
+    deadline = time.monotonic() + 120
+    try:
+        while (state := requests.get(f"{rest}/jobs/{job}", timeout=10).json()["state"]) not in ("FAILED", "FINISHED"):
+            assert time.monotonic() < deadline, f"the guardless INSERT job is still {state}"
+            time.sleep(1)
+    finally:
+        requests.patch(f"{rest}/jobs/{job}?mode=cancel", timeout=10)
+    assert state == "FAILED", "an INSERT into a topic through the analysts' session must not succeed"
+    cause = job_root_cause(rest, job)
+    assert "authoriz" in cause.lower(), cause

@@ -188,11 +188,11 @@ def test_flink_sql_job_reads_kafka_and_writes_aggregate(local_stack: Endpoints) 
 def test_every_listener_of_the_stack_is_on_loopback(local_stack: Endpoints) -> None:
     """Each port a stack process (or a child of one) listens on, declared or ephemeral (Flink's
     blob server and data ports, JMX), is bound to loopback; and every declared port is listened on."""
+    from fraudctl.localstack import secrets
     from fraudctl.localstack.layout import Layout
     from fraudctl.localstack.listeners import of_processes
     from fraudctl.localstack.process import running_pid
     from fraudctl.localstack.services import build_services
-    from fraudctl.localstack import secrets
 
     layout = Layout.default()
     services = [s for s in build_services(local_stack.env, layout, secrets.load_or_create(layout.secrets_file))]

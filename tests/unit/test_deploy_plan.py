@@ -74,3 +74,13 @@ def test_plan_json_masks_secret_values_but_shows_references() -> None:
     fields = Plan("local", (change,)).to_json()["changes"][0]["fields"]
     assert fields[0] == {"key": "connection.password", "before": "********", "after": "${env:PG_PASSWORD}"}
     assert fields[1] == {"key": "topics", "before": "a", "after": "b"}
+
+
+def test_a_plans_fingerprint_names_its_writes() -> None:
+    from fraudctl.deploy.model import Change, FieldChange, Plan
+
+    a = Plan("e", (Change("topic", "t", "create", (FieldChange("partitions", None, 3),)), Change("topic", "u", "noop")))
+    same = Plan("e", (Change("topic", "t", "create", (FieldChange("partitions", None, 3),)),))
+    other = Plan("e", (Change("topic", "t", "create", (FieldChange("partitions", None, 6),)),))
+    assert a.fingerprint == same.fingerprint != other.fingerprint
+    assert a.to_json()["fingerprint"] == a.fingerprint

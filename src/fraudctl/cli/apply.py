@@ -1,8 +1,10 @@
-"""`fraudctl apply --env NAME [--prune] [--auto-approve] [--timeout S] [--output json]`."""
+"""`fraudctl apply --env NAME [--prune] [--auto-approve] [--plan FILE] [--timeout S] [--output json]`."""
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -24,16 +26,37 @@ from fraudctl.deploy.state import LockHeld
     show_default=True,
     help="Seconds to wait for every connector, task and job to be RUNNING.",
 )
+@click.option(
+    "--plan",
+    "saved",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A plan saved by `plan --output json`: apply only if the live plan is still that one.",
+)
 @recreate_option
 @output_option
 def apply(
-    env_name: str, prune: bool, auto_approve: bool, timeout: float, recreate_from: str | None, output: str
+    env_name: str,
+    prune: bool,
+    auto_approve: bool,
+    timeout: float,
+    saved: Path | None,
+    recreate_from: str | None,
+    output: str,
 ) -> None:
-    """Apply the plan in dependency order and wait until everything runs. Exit 0 ok, 1 error."""
+    """Apply the plan in dependency order and wait until everything runs. Exit 0 ok, 1 error
+    (including a saved plan that is stale: the repo or the live state changed since it was made)."""
+    expected = _saved_fingerprint(saved, env_name, output) if saved else None
     with deployment(env_name, output, recreate_from) as (dep, state):
         try:
             with state.lock():
                 plan = dep.plan(state, prune)
+                if expected is not None and plan.fingerprint != expected:
+                    fail(
+                        f"the saved plan {saved} is stale: the repo or the live state of {env_name!r} changed "
+                        "since it was made (run `fraudctl plan` again and review it)",
+                        output,
+                    )
                 if output == "text":
                     print_plan(plan)
                 confirmed = auto_approve or (sys.stdin.isatty() and click.confirm("Apply these changes?", err=True))
@@ -53,3 +76,15 @@ def apply(
             err_console.print(problem, markup=False, soft_wrap=True)
         err_console.print("Apply complete." if not problems else f"{len(problems)} problem(s) after apply.")
     sys.exit(EXIT_OK if not problems else EXIT_ERROR)
+
+
+def _saved_fingerprint(path: Path, env_name: str, output: str) -> str:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"{path}: not a plan saved by `fraudctl plan --output json` ({exc})", output)
+    if not isinstance(doc, dict) or "fingerprint" not in doc:
+        fail(f"{path}: not a plan saved by `fraudctl plan --output json` (no fingerprint)", output)
+    if doc.get("env") != env_name:
+        fail(f"{path}: a plan for environment {doc.get('env')!r}, not {env_name!r}", output)
+    return str(doc["fingerprint"])

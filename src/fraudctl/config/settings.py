@@ -211,6 +211,9 @@ class LocalStack(_Model):
 
 # Kafka ---------------------------------------------------------------------------------------------
 
+# flink-sql-connector-kafka relocates the Kafka client: JAAS must name the relocated class.
+FLINK_KAFKA_SHADE = "org.apache.flink.kafka.shaded."
+
 _LOGIN_MODULES = {
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
     "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
@@ -232,13 +235,28 @@ class KafkaSsl(_Model):
     key_password: SecretRef | None = None
 
 
-class Kafka(_Model):
+Bootstrap = Annotated[str, Field(pattern=r"^[^,\s]+:[0-9]+(,[^,\s]+:[0-9]+)*$")]
+Protocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+
+
+class KafkaReader(_Model):
+    """The analysts' principal (`fraudctl query`): ACLs that `fraudctl apply` keeps let it only
+    consume. Fields left out are the pipeline's connection's (in production usually only `sasl`
+    differs; the local stack gives it a SASL listener of its own)."""
+
+    bootstrap_servers: Bootstrap | None = None
+    security_protocol: Protocol | None = None
+    sasl: KafkaSasl
+    ssl: KafkaSsl | None = None
+
+
+class KafkaConnection(_Model):
     """One Kafka connection, written for every kind of client from the same fields: librdkafka
     (the admin client, producers, the enrichment step) and Java properties (Flink and ksqlDB SQL,
     Connect workers, ksqlDB servers), so a CA or a SASL mechanism can never reach one and not the other."""
 
-    bootstrap_servers: Annotated[str, Field(pattern=r"^[^,\s]+:[0-9]+(,[^,\s]+:[0-9]+)*$")]
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    bootstrap_servers: Bootstrap
+    security_protocol: Protocol = "PLAINTEXT"
     sasl: KafkaSasl | None = None
     ssl: KafkaSsl | None = None
 
@@ -267,16 +285,18 @@ class Kafka(_Model):
                 conf["ssl.key.password"] = _value(self.ssl.key_password, resolved)
         return conf
 
-    def java(self, resolved: bool = False) -> dict[str, str]:
+    def java(self, resolved: bool = False, shaded: str = "") -> dict[str, str]:
         """Java client properties (what Flink's `properties.*`, Connect and ksqlDB read). Secrets stay
         references by default: Connect resolves them with its ConfigProviders, and fraudctl resolves
-        the ones in SQL at submission (`resolve_embedded`), masking them in every message."""
+        the ones in SQL at submission (`resolve_embedded`), masking them in every message. `shaded`
+        prefixes the login module's class for a connector that relocates the Kafka client (Flink's
+        SQL Kafka connector: FLINK_KAFKA_SHADE)."""
         props = {"bootstrap.servers": self.bootstrap_servers}
         if self.security_protocol != "PLAINTEXT":
             props["security.protocol"] = self.security_protocol
         if self.sasl:
             props["sasl.mechanism"] = self.sasl.mechanism
-            module = _LOGIN_MODULES[self.sasl.mechanism]
+            module = shaded + _LOGIN_MODULES[self.sasl.mechanism]
             if self.sasl.mechanism == "OAUTHBEARER":
                 props["sasl.jaas.config"] = (
                     f'{module} required clientId="{self.sasl.username}" '
@@ -303,6 +323,30 @@ class Kafka(_Model):
 
 def _value(secret: Secret, resolved: bool) -> str:
     return secret.resolve() if resolved else secret.ref
+
+
+class Kafka(KafkaConnection):
+    """The pipeline's connection, and the analysts' read-only one (`analyst`)."""
+
+    analyst: KafkaReader | None = None
+
+    def connection(self, purpose: Literal["pipeline", "analyst"]) -> KafkaConnection:
+        """The connection a purpose uses (the pipeline's where no analyst principal is declared)."""
+        base = KafkaConnection(
+            bootstrap_servers=self.bootstrap_servers,
+            security_protocol=self.security_protocol,
+            sasl=self.sasl,
+            ssl=self.ssl,
+        )
+        if purpose == "pipeline" or self.analyst is None:
+            return base
+        a = self.analyst
+        return KafkaConnection(
+            bootstrap_servers=a.bootstrap_servers or base.bootstrap_servers,
+            security_protocol=a.security_protocol or base.security_protocol,
+            sasl=a.sasl,
+            ssl=a.ssl or base.ssl,
+        )
 
 
 # The environment -------------------------------------------------------------------------------------

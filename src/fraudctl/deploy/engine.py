@@ -16,6 +16,7 @@ from fraudctl.deploy.providers import Progress, Provider
 from fraudctl.deploy.providers.connect_rest import ConnectClient
 from fraudctl.deploy.providers.connectors import ConnectorProvider
 from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
+from fraudctl.deploy.providers.kafka_acls import KafkaAclProvider
 from fraudctl.deploy.providers.ksql_statements import KsqlStatementProvider
 from fraudctl.deploy.providers.postgres_ddl import PostgresDdlProvider
 from fraudctl.deploy.providers.postgres_logins import PostgresLoginProvider
@@ -24,6 +25,8 @@ from fraudctl.deploy.providers.search_templates import SearchTemplateProvider
 from fraudctl.deploy.providers.topics import TopicProvider
 from fraudctl.deploy.state import StateStore, conninfo
 from fraudctl.ksqldb.client import KsqlClient
+from fraudctl.query.access import FLINK_TABLES, topics_read
+from fraudctl.render import jinja
 from fraudctl.render.pipeline import render_environment, render_sql, sql_context
 
 
@@ -82,6 +85,12 @@ class Deployment:
             "s3-lifecycle": S3LifecycleProvider(env, rendered.connectors),
             "connector": ConnectorProvider(connect_client(env), rendered.connectors),
         }
+        if env.kafka.analyst is not None:
+            # The analysts' principal may read exactly what the query session's Kafka tables read.
+            tables = jinja.render(project.templates, FLINK_TABLES, context)
+            dep.providers["kafka-acl"] = KafkaAclProvider(
+                kafka_admin_config(env), env.kafka.analyst.sasl.username, topics_read(tables)
+            )
         if engine == "flink":
             flink: Flink = env.need("flink")
             dep.providers["flink-job"] = FlinkJobProvider(

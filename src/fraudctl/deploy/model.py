@@ -10,13 +10,15 @@ from typing import Any
 
 from fraudctl.config.secrets import mask
 
-# Apply order (deletes run in reverse): the database schema, its login users, topics, search index templates (before a
+# Apply order (deletes run in reverse): the database schema, its login users, topics, the
+# analysts' ACLs on them, search index templates (before a
 # sink's first write creates the index), archive retention rules, the stream engine's job (Flink) or
 # statements (ksqlDB), connectors.
 KIND_ORDER = (
     "postgres-ddl",
     "postgres-login",
     "topic",
+    "kafka-acl",
     "search-template",
     "s3-lifecycle",
     "flink-job",
@@ -112,11 +114,18 @@ class Plan:
             out[c.op] += 1
         return out
 
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the writes (as printed, secrets masked): `apply --plan FILE` refuses to run
+        when the plan it makes under the lock is not the one saved (Terraform's stale plan)."""
+        return checksum([c.to_json() for c in self.writes])
+
     def to_json(self) -> dict[str, Any]:
         return {
             "env": self.env,
             "prune": self.prune,
             "has_changes": self.has_changes,
+            "fingerprint": self.fingerprint,
             "summary": self.summary(),
             "changes": [c.to_json() for c in self.changes],
         }

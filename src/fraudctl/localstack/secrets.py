@@ -14,6 +14,7 @@ NAMES = (
     "FRAUD_S3_ACCESS_KEY_ID",
     "FRAUD_S3_SECRET_ACCESS_KEY",
     "FRAUD_SCORING_TOKEN",  # the scoring service's bearer token
+    "FRAUD_KAFKA_ANALYST_PASSWORD",  # analysts' Kafka principal (SCRAM, read-only by ACLs)
 )
 
 

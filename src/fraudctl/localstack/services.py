@@ -17,6 +17,12 @@ from typing import Any
 
 import jinja2
 import requests
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # exported without __all__
+    AdminClient,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
 
 from fraudctl.config.environment import Environment
 from fraudctl.config.settings import LocalStack, Postgres, Scoring
@@ -131,6 +137,8 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
     pg: Postgres = typed.need("postgres")
     kafka_port = env.port_of("kafka.bootstrap_servers")
     bootstrap = f"{HOST}:{kafka_port}"
+    analyst = typed.kafka.analyst
+    analyst_port = env.port_of("kafka.analyst.bootstrap_servers") if analyst and analyst.bootstrap_servers else None
     controller_port = local.kafka_controller_port
     connect_port = env.port_of("connect.url")
     pg_port = pg.port
@@ -163,6 +171,7 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
             host=HOST,
             port=kafka_port,
             controller_port=controller_port,
+            analyst_port=analyst_port,
             data_dir=kafka_data,
         )
         if not (kafka_data / "meta.properties").is_file():
@@ -193,10 +202,25 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
             if res.returncode != 0:
                 raise StackError(f"kafka: formatting {kafka_data} failed: {res.stdout}{res.stderr}")
 
+    def kafka_after_start() -> None:
+        # The analysts' SCRAM login (its password generated like every local secret); upserted on
+        # every start, so a rotated password takes effect. What it may do: ACLs, kept by apply.
+        if analyst is None:
+            return
+        name = local_secrets.env_name(analyst.sasl.password)
+        if not name or name not in secrets:
+            raise StackError(f"{env.path}: kafka.analyst.sasl.password: expected ${{env:NAME}} of a local secret")
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 4096)
+        upsert = UserScramCredentialUpsertion(analyst.sasl.username, info, secrets[name].encode())
+        for future in admin.alter_user_scram_credentials([upsert]).values():
+            future.result(timeout=30)
+
     kafka = Service(
         name="kafka",
-        ports=(kafka_port, controller_port),
+        ports=(kafka_port, controller_port, *((analyst_port,) if analyst_port else ())),
         prepare=kafka_prepare,
+        after_start=kafka_after_start,
         spec=lambda: ProcessSpec(
             "kafka",
             [

@@ -23,13 +23,12 @@ from fraudctl.flink.gateway import FlinkSession, GatewayError
 from fraudctl.ksqldb import statements
 from fraudctl.ksqldb.client import KsqlError, QueryTimeout
 from fraudctl.query import guard
+from fraudctl.query.access import FLINK_TABLES
 from fraudctl.query.library import KSQL_DIR, Query, Sort
 from fraudctl.query.params import bind
 from fraudctl.render import jinja
 from fraudctl.render.pipeline import render_sql, sql_context
 from fraudctl.validate.sql import split
-
-FLINK_TABLES = "flink/queries/_tables.sql.j2"
 
 
 class QueryError(Exception):
@@ -114,6 +113,8 @@ def _flink(
         "execution.runtime-mode": "streaming" if prepared.push else "batch",
         "table.local-time-zone": "UTC",
         "pipeline.name": f"fraudctl-query:{prepared.name}",
+        # A query that fails (a refused permission, a bad row) ends at once instead of restarting.
+        "restart-strategy.type": "none",
     }
     rows = 0
     try:

@@ -90,6 +90,11 @@ def environment(templates: Path) -> jinja2.Environment:
         "sql_str": _sql_str,
     }
     env.filters.update({name: _strict(fn) for name, fn in filters.items()})
+    # Names of the code that templates (and imported macros, which see no render context) use.
+    from fraudctl.config.settings import FLINK_KAFKA_SHADE
+    from fraudctl.query.access import QUERY_GROUP_PREFIX
+
+    env.globals.update(FLINK_KAFKA_SHADE=FLINK_KAFKA_SHADE, QUERY_GROUP_PREFIX=QUERY_GROUP_PREFIX)
     return env
 
 

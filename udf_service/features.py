@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fraudctl.config.rules import RULES
-from fraudctl.contract import Transaction
 
-# Merchant categories that carry more risk, a prior from the domain rather than a learned value.
-RISKY_CATEGORIES = frozenset({"gambling", "crypto", "electronics", "gift_cards", "money_transfer", "jewelry"})
+# RISKY_CATEGORIES: merchant categories that carry more risk, a prior from the domain rather than a
+# learned value; in the contract, shared with the generator.
+from fraudctl.contract import RISKY_CATEGORIES, Transaction
+
 RULE_NAMES = tuple(sorted(RULES))
 
 FEATURES: tuple[str, ...] = (

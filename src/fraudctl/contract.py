@@ -1,12 +1,26 @@
 """The transaction record: the contract every component shares (producer, stream engines, scoring
-service, scenarios, generator). Defined once, here."""
+service, scenarios, generator). Defined once, here: the engines' column lists, their checks of
+required fields and bounds (templates/*/pipeline.sql.j2 through `records`), the service's request
+model and the generator all come from `Transaction` below. A new optional field is one line here."""
 
 from __future__ import annotations
 
+import types
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Any, Union, get_args, get_origin
 
+from annotated_types import Gt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
+
+# Merchant categories the model treats as risky (a feature of the scoring service; the generator
+# draws its fraud stories from them).
+RISKY_CATEGORIES = frozenset({"gambling", "crypto", "electronics", "gift_cards", "money_transfer", "jewelry"})
+
+# Money is exact in the engines (Flink and ksqlDB DECIMAL), a float in Python and JSON.
+MONEY: JsonDict = {"sql_type": "DECIMAL(18, 2)"}
 
 
 class Channel(StrEnum):
@@ -22,9 +36,15 @@ class Transaction(BaseModel):
 
     transaction_id: str = Field(min_length=1, max_length=128)
     user_id: str = Field(min_length=1, max_length=128)
-    amount: float = Field(gt=0, lt=1e12, allow_inf_nan=False)
+    amount: float = Field(
+        gt=0, lt=1e12, allow_inf_nan=False, json_schema_extra={**MONEY, "when_null": "missing or non-numeric amount"}
+    )
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
-    timestamp: str = Field(description="RFC 3339 event time in UTC, for example 2024-11-16T14:00:00Z")
+    timestamp: str = Field(
+        description="RFC 3339 event time in UTC, for example 2024-11-16T14:00:00Z",
+        # The engines check the parsed event time (NULL when the text is missing or not a time).
+        json_schema_extra={"checked_as": "event_time", "when_null": "timestamp missing or not an RFC 3339 UTC time"},
+    )
     location: str = Field(min_length=1, max_length=128, description="city name")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
@@ -47,3 +67,109 @@ class Transaction(BaseModel):
 
     def event_time(self) -> datetime:
         return datetime.fromisoformat(self.timestamp.replace("Z", "+00:00"))
+
+
+# Times of a rule hit are SQL timestamps in Flink and "yyyy-MM-dd HH:mm:ss.SSS" text (UTC) in ksqlDB;
+# both reach JSON as that text.
+SQL_TIME: JsonDict = {"flink_type": "TIMESTAMP(3)"}
+
+
+class Detection(BaseModel):
+    """A rule hit, as both engines write it to `detections` (keyed by user_id)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alert_id: str = Field(description="<rule>:<transaction_id>, so a re-delivery is the same alert")
+    rule: str
+    rule_id: str
+    severity: str
+    user_id: str
+    transaction_id: str
+    amount: float = Field(json_schema_extra=MONEY)
+    currency: str | None = None
+    location: str | None = None
+    event_time: str = Field(json_schema_extra=SQL_TIME)
+    window_start: str | None = Field(default=None, json_schema_extra=SQL_TIME)
+    window_end: str | None = Field(default=None, json_schema_extra=SQL_TIME)
+    evidence: str | None = None
+
+
+class Alert(Detection):
+    """A scored detection: topic `fraud-alerts`, the search index and the PostgreSQL table
+    `fraud_alerts` (whose other columns belong to the analysts). The sinks' field lists, the table's
+    DDL and the index mapping are checked against this (tests/unit/test_record_contract.py)."""
+
+    risk_score: float = Field(ge=0, le=1)
+    model_version: str
+    reasons: list[str] = Field(default_factory=list, json_schema_extra={"stored_in_postgres": False})
+
+
+# SQL words that are field names here and must be back-quoted (both engines' lexers).
+_RESERVED = {"timestamp"}
+_SQL_TYPES: dict[type, str] = {str: "STRING", float: "DOUBLE", int: "BIGINT", bool: "BOOLEAN"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One field of a record as the stream engines declare and check it."""
+
+    name: str
+    sql_type: str
+    required: bool
+    when_null: str  # the dead-letter reason when a required field is missing or unparsable
+    checked_as: str  # the column the check reads (the parsed event time for `timestamp`)
+    greater_than: float | None
+    flink_type: str  # where Flink's type differs (times)
+
+    def type_in(self, engine: str) -> str:
+        return self.flink_type if engine == "flink" else self.sql_type
+
+    @property
+    def quoted(self) -> str:
+        return f"`{self.name}`" if self.name in _RESERVED else self.name
+
+
+def _base(annotation: Any) -> type:
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return str
+    return annotation if isinstance(annotation, type) else str
+
+
+def columns(model: type[BaseModel]) -> tuple[Column, ...]:
+    """The engines' columns of a record model, in field order."""
+    out = []
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        gt = next((m.gt for m in info.metadata if isinstance(m, Gt)), None)
+        out.append(
+            Column(
+                name=name,
+                sql_type=str(extra.get("sql_type") or _SQL_TYPES.get(_base(info.annotation), "STRING")),
+                required=info.is_required(),
+                when_null=str(extra.get("when_null") or f"missing {name}"),
+                checked_as=str(extra.get("checked_as") or (f"`{name}`" if name in _RESERVED else name)),
+                greater_than=float(gt) if gt is not None else None,  # type: ignore[arg-type]
+                flink_type=str(
+                    extra.get("flink_type") or extra.get("sql_type") or _SQL_TYPES.get(_base(info.annotation), "STRING")
+                ),
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Records:
+    """What templates see as `records`: each record's columns."""
+
+    transaction: tuple[Column, ...]
+    detection: tuple[Column, ...]
+
+    @property
+    def transaction_required(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.transaction if c.required)
+
+
+def records(transaction: type[BaseModel] | None = None) -> Records:
+    return Records(transaction=columns(transaction or Transaction), detection=columns(Detection))

@@ -74,7 +74,7 @@ def test_every_alert_is_in_postgres_and_the_index_once_and_every_transaction_arc
 def test_the_compliance_archive_has_its_retention_rule(local_stack: Endpoints) -> None:
     project, _ = load_project(ROOT)
     env = env_view(project, "local")
-    rules = s3_client(env).get_bucket_lifecycle_configuration(Bucket=env["s3"]["bucket"])["Rules"]
+    rules = s3_client(env).get_bucket_lifecycle_configuration(Bucket=env.need("s3").bucket)["Rules"]
     ours = [r for r in rules if r["ID"] == "fraudctl:suspicious-events-s3-archive"]
     assert [(r["Filter"]["Prefix"], r["Expiration"]["Days"], r["Status"]) for r in ours] == [
         ("compliance/suspicious-events/", 2555, "Enabled")

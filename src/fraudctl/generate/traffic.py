@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fraudctl.config.durations import duration_ms
+from fraudctl.contract import RISKY_CATEGORIES
 
 # Home cities: name, currency, coordinates, country.
 CITIES = [
@@ -34,7 +35,8 @@ CITIES = [
     ("Sydney", "AUD", -33.8688, 151.2093, "AU"),
 ]
 EVERYDAY = ["grocery", "transport", "restaurant", "pharmacy", "books", "fuel", "clothing", "utilities"]
-RISKY = ["electronics", "jewelry", "gift_cards", "crypto"]
+# The fraud stories' merchant categories: those the model treats as risky (the contract's list).
+RISKY = sorted(RISKY_CATEGORIES)
 
 RULE_KINDS = ("rapid_burst", "location_mismatch", "high_value", "blacklisted_account", "new_device")
 # Fraud no rule can see (ordinary amount, home city, known device) that a model might: night-time

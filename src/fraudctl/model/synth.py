@@ -10,7 +10,8 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from udf_service.features import RISKY_CATEGORIES, RULE_NAMES
+from fraudctl.contract import RISKY_CATEGORIES
+from udf_service.features import RULE_NAMES
 
 CITIES = [
     ("London", 51.5074, -0.1278, "GBP"),

@@ -14,6 +14,7 @@ from typing import Any
 from fraudctl.config.project import Project
 from fraudctl.config.settings import SettingsError
 from fraudctl.config.source import Problem
+from fraudctl.contract import records
 from fraudctl.ksqldb import statements
 from fraudctl.render import jinja
 from fraudctl.render.connectors import RenderedConnector, render_connector
@@ -58,6 +59,7 @@ def sql_context(
         "rules": rule_views(project, env, params),
         "stream": stream_view(env),
         "run": run or STREAM_RUN,
+        "records": records(),
         "ksql_prefix": ksql_prefix if ksql_prefix is not None else (env.ksqldb.prefix if env.ksqldb else ""),
     }
 

@@ -5,6 +5,7 @@ SET 'table.exec.state.ttl' = '86400000 ms';
 
 -- Every detection sees event time (`timestamp`, RFC 3339 in UTC) with a watermark that allows
 -- 5s of out-of-order arrival; rows later than that are dropped by the engine.
+-- The columns are the record contract's (src/fraudctl/contract.py: Transaction).
 CREATE TABLE IF NOT EXISTS transactions (
   transaction_id STRING,
   user_id STRING,
@@ -108,8 +109,8 @@ SELECT *, CASE
     WHEN amount IS NULL THEN 'missing or non-numeric amount'
     WHEN amount <= 0 THEN 'amount must be greater than 0'
     WHEN currency IS NULL THEN 'missing currency'
-    WHEN location IS NULL THEN 'missing location'
     WHEN event_time IS NULL THEN 'timestamp missing or not an RFC 3339 UTC time'
+    WHEN location IS NULL THEN 'missing location'
   END AS rejection
 FROM transactions;
 
@@ -119,8 +120,7 @@ WHERE rejection IS NULL
   AND (CURRENT_WATERMARK(event_time) IS NULL OR event_time > CURRENT_WATERMARK(event_time));
 
 CREATE TEMPORARY VIEW transactions_unique AS
-SELECT transaction_id, user_id, amount, currency, `timestamp`, location, lat, lon, country, merchant_id,
-       merchant_category, device_id, channel, event_time
+SELECT transaction_id, user_id, amount, currency, `timestamp`, location, lat, lon, country, merchant_id, merchant_category, device_id, channel, event_time
 FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY transaction_id ORDER BY proc_time ASC) AS delivery
   FROM transactions_on_time
@@ -128,6 +128,7 @@ FROM (
 WHERE delivery = 1;
 
 -- Rule hits, before scoring: the enrichment step reads them and writes fraud-alerts.
+-- The columns are the record contract's (src/fraudctl/contract.py: Detection).
 CREATE TABLE IF NOT EXISTS detections (
   alert_id STRING,
   rule STRING,
@@ -160,8 +161,19 @@ WHERE rejection IS NULL AND event_time <= CURRENT_WATERMARK(event_time);
 INSERT INTO dead_letters
 SELECT
     JSON_OBJECT(
-        'transaction_id' VALUE transaction_id, 'user_id' VALUE user_id, 'amount' VALUE amount,
-        'currency' VALUE currency, 'timestamp' VALUE `timestamp`, 'location' VALUE location
+        'transaction_id' VALUE transaction_id,
+        'user_id' VALUE user_id,
+        'amount' VALUE amount,
+        'currency' VALUE currency,
+        'timestamp' VALUE `timestamp`,
+        'location' VALUE location,
+        'lat' VALUE lat,
+        'lon' VALUE lon,
+        'country' VALUE country,
+        'merchant_id' VALUE merchant_id,
+        'merchant_category' VALUE merchant_category,
+        'device_id' VALUE device_id,
+        'channel' VALUE channel
         ABSENT ON NULL),
     MAP[
     'error', ENCODE(rejection, 'UTF-8'),

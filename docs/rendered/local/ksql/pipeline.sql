@@ -9,6 +9,7 @@ SET 'ksql.streams.cache.max.bytes.buffering' = '0';
 
 -- `timestamp` is a reserved word: the TIMESTAMP property names the column back-quoted (unquoted,
 -- ksqlDB upper-cases the name and finds no such column).
+-- The value columns are the record contract's (src/fraudctl/contract.py: Transaction).
 CREATE STREAM IF NOT EXISTS transactions (
   user_key STRING KEY,
   transaction_id STRING,

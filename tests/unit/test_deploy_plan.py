@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fraudctl.deploy.diff import compute, field_changes
 from fraudctl.deploy.model import Change, FieldChange, Plan, Resource
 
@@ -84,3 +86,39 @@ def test_a_plans_fingerprint_names_its_writes() -> None:
     other = Plan("e", (Change("topic", "t", "create", (FieldChange("partitions", None, 6),)),))
     assert a.fingerprint == same.fingerprint != other.fingerprint
     assert a.to_json()["fingerprint"] == a.fingerprint
+
+
+def test_a_refusal_is_an_entry_of_the_plan_and_nothing_is_applied() -> None:
+    import pytest
+
+    from fraudctl.config.project import load_project
+    from fraudctl.deploy.engine import Deployment, PlanNotApplied
+    from fraudctl.deploy.model import REFUSED, Op
+    from fraudctl.deploy.providers.topics import TopicProvider
+
+    topics = TopicProvider({"bootstrap.servers": "127.0.0.1:1"}, {"t": {"partitions": 3, "replication": 1, "config": {}}})
+    live = {"t": R("t", partitions=6, replication=1), "u": R("u", partitions=1, replication=1)}
+    changes = topics.plan({**topics.desired(), "u": R("u", partitions=1, replication=3)}, live, {"t", "u"}, False)
+    by_name = {c.name: c for c in changes}
+    assert by_name["t"].op == REFUSED and "cannot shrink (6 -> 3)" in by_name["t"].note
+    assert by_name["u"].op == REFUSED and "reassignment" in by_name["u"].note
+    plan = Plan("e", (*changes, Change("connector", "c", Op.CREATE)), False)
+    doc = plan.to_json()
+    assert doc["summary"]["refused"] == 2 and len(doc["refused"]) == 2
+    assert [c["op"] for c in doc["changes"]] == ["refused", "refused", "create"]
+    # apply never runs a plan with a refusal, not even its other changes.
+    project, _ = load_project(Path(__file__).resolve().parents[2])
+    dep = Deployment(project, "e", project.settings("local"), providers={})
+    with pytest.raises(PlanNotApplied, match="refused"):
+        dep.apply(None, plan, lambda *a: None, 1)  # type: ignore[arg-type]
+
+
+def test_a_flink_change_carries_the_job_it_acts_on() -> None:
+    from fraudctl.deploy.model import REPLACE
+    from fraudctl.deploy.providers.flink_jobs import JOB, FlinkJobProvider
+
+    context = {"rules": [], "stream": {}}
+    provider = FlinkJobProvider("e", "http://127.0.0.1:1", "http://127.0.0.1:2", "SELECT 1;", context)
+    provider.jobs = {JOB: "abc123"}  # what actual() found running
+    [change] = provider.plan(provider.desired(), {JOB: R(JOB, sql_checksum="old")}, {JOB}, False)
+    assert change.op == REPLACE and change.context == {"job_id": "abc123"}

@@ -9,8 +9,8 @@ from typing import Any, cast
 import pytest
 
 from fraudctl.config.project import load_project
-from fraudctl.deploy.model import CREATE, DELETE, NOOP, REPLACE, UPDATE, Resource
-from fraudctl.deploy.providers.ksql_statements import KsqlPlanError, KsqlStatementProvider
+from fraudctl.deploy.model import CREATE, DELETE, NOOP, REFUSED, REPLACE, UPDATE, Resource
+from fraudctl.deploy.providers.ksql_statements import KsqlStatementProvider
 from fraudctl.ksqldb.client import KsqlClient
 from fraudctl.ksqldb.statements import (
     INSERT,
@@ -208,8 +208,11 @@ def test_plan_updates_in_place_and_refuses_what_needs_recreation() -> None:
 
     p = _provider(SQL.replace("amount > 1000", "amount > 2000"))
     p._recorded = recorded
-    with pytest.raises(KsqlPlanError, match=r"insert:hits<-tx: an INSERT INTO query has no CREATE OR REPLACE"):
-        p.plan(p.desired(), actual, set(actual), False)
+    refused = [c for c in p.plan(p.desired(), actual, set(actual), False) if c.op == REFUSED]
+    # A refusal is an entry of the plan with its reason (the rest of the plan is still shown).
+    assert [c.name for c in refused] == ["insert:hits<-tx"]
+    assert "an INSERT INTO query has no CREATE OR REPLACE" in refused[0].note
+    assert "--recreate-from" in refused[0].note
 
 
 def test_recreation_takes_every_reader_along_in_dependency_order() -> None:
@@ -220,7 +223,10 @@ def test_recreation_takes_every_reader_along_in_dependency_order() -> None:
     replaced = [c.name for c in changes if c.op == REPLACE]
     assert replaced == ["counts", "big"]  # big reads counts; file order creates counts first
     assert all("reads again from the earliest offset" in c.note for c in changes if c.op == REPLACE)
-    assert p._recreate_names == {"counts", "big"}
+    # Each re-creation carries what apply drops first and the offset: the plan is all apply needs.
+    for c in (c for c in changes if c.op == REPLACE):
+        assert list(c.context["drops"]) == ["counts", "big"] and c.context["offset"] == "earliest"
+        assert c.context["drops"]["counts"] == recorded["counts"].sql
 
 
 def test_new_statements_are_created_and_removed_ones_deleted_readers_first() -> None:
@@ -231,6 +237,7 @@ def test_new_statements_are_created_and_removed_ones_deleted_readers_first() -> 
     changes = p.plan(p.desired(), actual, set(actual), True)
     deletes = [c.name for c in changes if c.op == DELETE]
     assert deletes == ["insert:hits<-tx", "big"]  # the insert (a reader) goes before the table
+    assert all(c.context["recorded_sql"] == recorded[c.name].sql for c in changes if c.op == DELETE)
     p = _provider(SQL)
     creates = [c.name for c in p.plan(p.desired(), {}, set(), False) if c.op == CREATE]
     assert creates == ["tx", "counts", "hits", "insert:hits<-tx", "big"]

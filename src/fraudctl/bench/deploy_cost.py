@@ -35,9 +35,7 @@ def _read_once(dep: Deployment, state: StateStore) -> None:
 
 
 def _apply(dep: Deployment, state: StateStore, prune: bool = False) -> int:
-    with state.lock():
-        plan = dep.plan(state, prune)
-        problems = dep.apply(state, plan, _quiet, timeout=300)
+    plan, problems = dep.reconcile(state, _quiet, 300, prune=prune)
     if problems:
         raise RuntimeError("; ".join(problems))
     return len(plan.writes)

@@ -10,8 +10,9 @@ import click
 
 from fraudctl.cli.deploy_common import deployment, print_plan, progress, recreate_option
 from fraudctl.cli.output import EXIT_ERROR, EXIT_OK, emit_json, err_console, fail, output_option
+from fraudctl.deploy.engine import PlanNotApplied
+from fraudctl.deploy.model import Plan
 from fraudctl.deploy.providers.connect_rest import ConnectError
-from fraudctl.deploy.providers.ksql_statements import KsqlPlanError
 from fraudctl.deploy.state import LockHeld
 
 
@@ -47,25 +48,20 @@ def apply(
     """Apply the plan in dependency order and wait until everything runs. Exit 0 ok, 1 error
     (including a saved plan that is stale: the repo or the live state changed since it was made)."""
     expected = _saved_fingerprint(saved, env_name, output) if saved else None
+
+    def confirm(plan: Plan) -> bool:
+        if output == "text":
+            print_plan(plan)
+        return auto_approve or (sys.stdin.isatty() and click.confirm("Apply these changes?", err=True))
+
     with deployment(env_name, output, recreate_from) as (dep, state):
         try:
-            with state.lock():
-                plan = dep.plan(state, prune)
-                if expected is not None and plan.fingerprint != expected:
-                    fail(
-                        f"the saved plan {saved} is stale: the repo or the live state of {env_name!r} changed "
-                        "since it was made (run `fraudctl plan` again and review it)",
-                        output,
-                    )
-                if output == "text":
-                    print_plan(plan)
-                confirmed = auto_approve or (sys.stdin.isatty() and click.confirm("Apply these changes?", err=True))
-                if plan.has_changes and not confirmed:
-                    fail("not applied (confirm interactively, or pass --auto-approve)", output)
-                problems = dep.apply(state, plan, progress, timeout)
+            plan, problems = dep.reconcile(state, progress, timeout, prune=prune, confirm=confirm, expected=expected)
+        except PlanNotApplied as exc:
+            if output == "text" and exc.plan.refused:
+                print_plan(exc.plan)
+            fail(str(exc), output, plan=exc.plan.to_json())
         except LockHeld as exc:
-            fail(str(exc), output)
-        except KsqlPlanError as exc:
             fail(str(exc), output)
         except (ConnectError, OSError, RuntimeError, ValueError) as exc:
             fail(f"apply failed: {exc}", output)

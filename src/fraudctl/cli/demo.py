@@ -29,6 +29,7 @@ from fraudctl.config.project import load_project
 from fraudctl.demo.outcome import SeenAlert
 from fraudctl.demo.run import DemoError, Observer, Run, RunOptions
 from fraudctl.deploy import status as live
+from fraudctl.deploy.engine import PlanNotApplied
 from fraudctl.deploy.model import Plan
 from fraudctl.deploy.providers.ksql_statements import KsqlStatementProvider
 from fraudctl.generate.send import SendStats
@@ -71,9 +72,10 @@ def demo(env_name: str, rate: float, seed: int, duration: float, frauds_per_kind
     for other in _other_engines(env_name, engine):
         _retire_engine(other, output)
     with deployment(env_name, output) as (dep, state):
-        with state.lock():
-            plan = dep.plan(state, prune=False)
-            problems = dep.apply(state, plan, progress, timeout=300)
+        try:
+            plan, problems = dep.reconcile(state, progress, 300)
+        except PlanNotApplied as exc:
+            fail(f"the {env_name} environment cannot be applied: {exc}", output)
         health = live.collect(dep, state)
         if problems or not health["healthy"]:
             fail(f"the {env_name} environment is not healthy after apply", output, problems=problems)

@@ -9,6 +9,8 @@ import click
 
 from fraudctl.cli.deploy_common import deployment, print_plan, progress
 from fraudctl.cli.output import EXIT_ERROR, EXIT_OK, emit_json, fail, output_option
+from fraudctl.deploy.engine import PlanNotApplied
+from fraudctl.deploy.model import Plan
 from fraudctl.deploy.state import LockHeld
 
 
@@ -19,15 +21,16 @@ from fraudctl.deploy.state import LockHeld
 def destroy(env_name: str, auto_approve: bool, output: str) -> None:
     """Delete every connector, job and topic fraudctl recorded for the environment."""
     with deployment(env_name, output) as (dep, state):
+
+        def confirm(plan: Plan) -> bool:
+            if output == "text":
+                print_plan(plan)
+            return auto_approve or (sys.stdin.isatty() and click.confirm(f"Destroy {env_name}?", err=True))
+
         try:
-            with state.lock():
-                plan = dep.plan(state, prune=True, destroy=True)
-                if output == "text":
-                    print_plan(plan)
-                confirmed = auto_approve or (sys.stdin.isatty() and click.confirm(f"Destroy {env_name}?", err=True))
-                if plan.has_changes and not confirmed:
-                    fail("not destroyed (confirm interactively, or pass --auto-approve)", output)
-                problems = dep.apply(state, plan, progress, timeout=60)
+            plan, problems = dep.reconcile(state, progress, 60, prune=True, destroy=True, confirm=confirm)
+        except PlanNotApplied as exc:
+            fail(str(exc).replace("not applied", "not destroyed"), output, plan=exc.plan.to_json())
         except LockHeld as exc:
             fail(str(exc), output)
     if output == "json":

@@ -7,9 +7,8 @@ import sys
 import click
 
 from fraudctl.cli.deploy_common import deployment, print_plan, recreate_option
-from fraudctl.cli.output import EXIT_OK, EXIT_USAGE, emit_json, fail, output_option
+from fraudctl.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, emit_json, fail, output_option
 from fraudctl.deploy.providers.connect_rest import ConnectError
-from fraudctl.deploy.providers.ksql_statements import KsqlPlanError
 
 EXIT_CHANGES = EXIT_USAGE  # Terraform's -detailed-exitcode: 2 means "changes pending"
 
@@ -24,12 +23,13 @@ def plan(env_name: str, prune: bool, recreate_from: str | None, output: str) -> 
     with deployment(env_name, output, recreate_from) as (dep, state):
         try:
             result = dep.plan(state, prune)
-        except KsqlPlanError as exc:
-            fail(str(exc), output)
         except (ConnectError, OSError, RuntimeError, ValueError) as exc:
             fail(f"reading the live state failed: {exc}", output)
     if output == "json":
-        emit_json(result.to_json())
+        emit_json({"ok": not result.refused, **result.to_json()})
     else:
         print_plan(result)
+    if result.refused:
+        # The whole plan was printed, refusals with their reasons among it: nothing can be applied.
+        sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CHANGES if result.has_changes else EXIT_OK)

@@ -7,6 +7,7 @@ order, records each applied object, and waits until every connector, task and jo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fraudctl.config.project import SEARCH, Project
@@ -32,6 +33,14 @@ from fraudctl.render.pipeline import render_environment, render_sql, sql_context
 
 class DeployError(Exception):
     pass
+
+
+class PlanNotApplied(DeployError):
+    """The plan made under the lock was not applied; `plan` is it (to print), the message says why."""
+
+    def __init__(self, message: str, plan: Plan) -> None:
+        super().__init__(message)
+        self.plan = plan
 
 
 def kafka_admin_config(env: Settings) -> dict[str, str | int | float | bool]:
@@ -118,8 +127,43 @@ class Deployment:
             changes += provider.plan(desired, actual, managed, prune or destroy)
         return Plan(self.env_name, tuple(changes), prune)
 
+    def reconcile(
+        self,
+        state: StateStore,
+        progress: Progress,
+        timeout: float,
+        prune: bool = False,
+        destroy: bool = False,
+        confirm: Callable[[Plan], bool] = lambda _plan: True,
+        expected: str | None = None,
+    ) -> tuple[Plan, list[str]]:
+        """Lock, plan, check, apply: the one way every command changes an environment.
+        `confirm` sees the plan first (a person answers, or --auto-approve); `expected` is a saved
+        plan's fingerprint that the plan made now must match. Raises PlanNotApplied (with the plan)
+        when the plan holds refusals, is stale, or is not confirmed; LockHeld when another apply runs."""
+        with state.lock():
+            plan = self.plan(state, prune, destroy)
+            if expected is not None and plan.fingerprint != expected:
+                raise PlanNotApplied(
+                    "the saved plan is stale: the repo or the live state changed since it was made "
+                    "(run `fraudctl plan` again and review it)",
+                    plan,
+                )
+            if plan.refused:
+                raise PlanNotApplied(
+                    "the plan holds changes the targets cannot make, so nothing was applied: "
+                    + "; ".join(f"{c.kind} {c.name}: {c.note}" for c in plan.refused),
+                    plan,
+                )
+            if plan.has_changes and not confirm(plan):
+                raise PlanNotApplied("not applied (confirm interactively, or pass --auto-approve)", plan)
+            return plan, self.apply(state, plan, progress, timeout)
+
     def apply(self, state: StateStore, plan: Plan, progress: Progress, timeout: float) -> list[str]:
-        """Executes `plan` (made under the same lock); returns problems (failed tasks with traces)."""
+        """Executes `plan` (made under the same lock); returns problems (failed tasks with traces).
+        Everything a write needs is in its change, so any Deployment of the environment can run it."""
+        if plan.refused:
+            raise PlanNotApplied("a plan with refused changes is never applied", plan)
         for change in plan.ordered_writes():
             progress(f"{change.kind} {change.name}", change.op, change.note)
             self.providers[change.kind].apply(change)

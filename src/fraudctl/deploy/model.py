@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from fraudctl.config.secrets import mask
@@ -26,7 +27,23 @@ KIND_ORDER = (
     "connector",
 )
 
-CREATE, UPDATE, REPLACE, DELETE, NOOP, ORPHAN = "create", "update", "replace", "delete", "noop", "orphan"
+
+class Op(StrEnum):
+    """What a change does. REFUSED: the target cannot make it (the note says why and what to do);
+    a plan holding one is printed whole and applies nothing."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    NOOP = "noop"
+    ORPHAN = "orphan"
+    REFUSED = "refused"
+
+
+CREATE, UPDATE, REPLACE, DELETE, NOOP, ORPHAN, REFUSED = (
+    Op.CREATE, Op.UPDATE, Op.REPLACE, Op.DELETE, Op.NOOP, Op.ORPHAN, Op.REFUSED,
+)  # fmt: skip
 
 
 def checksum(spec: Any) -> str:
@@ -73,6 +90,9 @@ class Change:
     # True when the service already matches but fraudctl's record of it is missing or stale
     # (for example after an interrupted apply): apply then writes the record only.
     track: bool = False
+    # What apply needs that only the live state told (a job id, the recorded statement, what to
+    # re-create): the plan carries it, so apply never asks the provider what it planned.
+    context: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def is_write(self) -> bool:
@@ -108,8 +128,12 @@ class Plan:
         deletes = [c for c in self.writes if c.op == DELETE]
         return sorted(creates, key=lambda c: rank[c.kind]) + sorted(deletes, key=lambda c: -rank[c.kind])
 
+    @property
+    def refused(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.op == REFUSED)
+
     def summary(self) -> dict[str, int]:
-        out = {op: 0 for op in (CREATE, UPDATE, REPLACE, DELETE, NOOP, ORPHAN)}
+        out = {str(op): 0 for op in Op}
         for c in self.changes:
             out[c.op] += 1
         return out
@@ -125,6 +149,7 @@ class Plan:
             "env": self.env,
             "prune": self.prune,
             "has_changes": self.has_changes,
+            "refused": [f"{c.kind} {c.name}: {c.note}" for c in self.refused],
             "fingerprint": self.fingerprint,
             "summary": self.summary(),
             "changes": [c.to_json() for c in self.changes],

@@ -16,7 +16,7 @@ import requests
 
 from fraudctl.config.secrets import resolve_embedded
 from fraudctl.deploy import diff
-from fraudctl.deploy.model import CREATE, DELETE, REPLACE, UPDATE, Change, Resource, checksum
+from fraudctl.deploy.model import CREATE, DELETE, ORPHAN, REPLACE, UPDATE, Change, Resource, checksum
 from fraudctl.deploy.providers import Progress
 from fraudctl.deploy.state import Record
 from fraudctl.flink.gateway import FlinkSession, GatewayError, job_root_cause
@@ -94,12 +94,15 @@ class FlinkJobProvider:
         changes = diff.compute(self.kind, desired, actual, managed | leftovers, prune=True)
         out = []
         for c in changes:
+            live = {"job_id": self.jobs[c.name]} if c.name in self.jobs else {}  # the running job it acts on
             if c.op == UPDATE:
-                c = Change(c.kind, c.name, REPLACE, c.fields, REPLACE_NOTE, c.desired)
+                c = Change(c.kind, c.name, REPLACE, c.fields, REPLACE_NOTE, c.desired, context=live)
             elif c.op == DELETE and c.name != JOB:
-                c = Change(c.kind, c.name, DELETE, (), "leftover job of an interrupted apply", c.desired)
+                c = Change(c.kind, c.name, DELETE, (), "leftover job of an interrupted apply", c.desired, context=live)
             elif c.op == DELETE and not prune:
-                c = Change(c.kind, c.name, "orphan", (), "no longer in the repo; cancelled only with --prune")
+                c = Change(c.kind, c.name, ORPHAN, (), "no longer in the repo; cancelled only with --prune")
+            elif c.op == DELETE:
+                c = Change(c.kind, c.name, DELETE, c.fields, c.note, c.desired, context=live)
             out.append(c)
         return out
 
@@ -107,10 +110,10 @@ class FlinkJobProvider:
         if change.op == CREATE:
             self.jobs[change.name] = self._submit(None)
         elif change.op == REPLACE:
-            savepoint = self._stop_with_savepoint(self.jobs[change.name])
+            savepoint = self._stop_with_savepoint(str(change.context["job_id"]))
             self.jobs[change.name] = self._submit(savepoint)
         elif change.op == DELETE:
-            requests.patch(f"{self.rest}/jobs/{self.jobs[change.name]}?mode=cancel", timeout=15)
+            requests.patch(f"{self.rest}/jobs/{change.context['job_id']}?mode=cancel", timeout=15)
             self.writes += 1
 
     def _submit(self, savepoint: str | None) -> str:

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from fraudctl.deploy import diff
-from fraudctl.deploy.model import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change, Resource
+from fraudctl.deploy.model import CREATE, DELETE, NOOP, REFUSED, REPLACE, UPDATE, Change, Resource
 from fraudctl.deploy.providers import Progress
 from fraudctl.deploy.state import Record
 from fraudctl.ksqldb.client import KsqlClient
@@ -52,7 +52,6 @@ class KsqlStatementProvider:
         self._recorded: dict[str, Statement] = {}
         self._live_queries: list[dict[str, Any]] = []
         self._dropped: set[str] = set()
-        self._recreate_names: set[str] = set()
 
     def desired(self) -> dict[str, Resource]:
         return {s.name: Resource(self.kind, s.name, {"checksum": s.checksum, "sql": s.sql}) for s in self.statements}
@@ -97,7 +96,7 @@ class KsqlStatementProvider:
         self, desired: dict[str, Resource], actual: dict[str, Resource], managed: set[str], prune: bool
     ) -> list[Change]:
         changes = {c.name: c for c in diff.compute(self.kind, desired, actual, managed, prune, frozenset({"sql"}))}
-        refused: list[str] = []
+        refused: dict[str, str] = {}
         recreate: set[str] = set()
         for name, change in list(changes.items()):
             if change.op != UPDATE:
@@ -112,19 +111,23 @@ class KsqlStatementProvider:
             elif self.recreate_from:
                 recreate.add(name)
             else:
-                refused.append(f"{name}: {reason}")
-        if refused:
-            raise KsqlPlanError(
-                "ksqlDB cannot apply these changes in place, so the plan refuses them: "
-                + "; ".join(refused)
-                + ". To terminate, drop and re-create them (with every statement that reads them), pass "
-                "--recreate-from earliest (reprocess the input topics' retained records) or latest (only "
-                "new records; what arrives in between is not evaluated)."
-            )
+                refused[name] = (
+                    f"ksqlDB cannot apply this change in place: {reason}. To terminate, drop and re-create it "
+                    "(with every statement that reads it), pass --recreate-from earliest (reprocess the input "
+                    "topics' retained records) or latest (only new records; what arrives in between is not "
+                    "evaluated)"
+                )
+        for name, reason in refused.items():
+            changes[name] = Change(self.kind, name, REFUSED, changes[name].fields, reason, changes[name].desired)
         for name in self._readers_of(recreate):
             if name in actual:
                 recreate.add(name)
-        self._recreate_names = recreate  # what apply drops first (this plan is the one applied)
+        # What apply drops before the first re-creation, readers first, as it was recorded.
+        drops = {
+            n: (self._recorded.get(n) or self.by_name[n]).sql
+            for n in (s.name for s in self.statements)
+            if n in recreate
+        }
         ordered: list[Change] = []
         for statement in self.statements:  # file order is dependency order
             if statement.name not in changes or changes[statement.name].op == DELETE:
@@ -138,9 +141,14 @@ class KsqlStatementProvider:
                     change.fields,
                     f"terminate, drop and re-create; reads again from the {self.recreate_from} offset",
                     change.desired,
+                    context={"drops": drops, "offset": self.recreate_from},
                 )
             ordered.append(change)
-        leftovers = sorted(changes.values(), key=lambda c: self._drop_rank(c.name))
+        leftovers = [
+            Change(c.kind, c.name, c.op, c.fields, c.note, c.desired, c.track,
+                   context={"recorded_sql": self._recorded[c.name].sql} if c.name in self._recorded else {})
+            for c in sorted(changes.values(), key=lambda c: self._drop_rank(c.name))
+        ]  # fmt: skip
         return ordered + leftovers
 
     def _readers_of(self, names: set[str]) -> set[str]:
@@ -170,25 +178,25 @@ class KsqlStatementProvider:
         elif change.op == UPDATE:
             self.client.execute(self.by_name[change.name].or_replace(), self.settings)
         elif change.op == REPLACE:
-            self._drop_for_recreate()
-            offset = str(self.recreate_from)
+            self._drop_for_recreate(dict(change.context["drops"]))
+            offset = str(change.context["offset"])
             self.client.execute(self.by_name[change.name].sql, {**self.settings, OFFSET_PROPERTY: offset})
         elif change.op == DELETE:
-            self._drop(self._recorded[change.name])
+            self._drop(parse_one(str(change.context["recorded_sql"])))
         elif change.op == NOOP:
             return
         self.writes += 1
 
-    def _drop_for_recreate(self) -> None:
-        """Before the first re-creation: drops every statement being re-created, readers first."""
-        if self._dropped:
-            return
-        names = [s.name for s in self.statements if s.name in self._recreate_names]
-        for name in reversed(names):
-            self._drop(self._recorded.get(name) or self.by_name[name])
-            self._dropped.add(name)
+    def _drop_for_recreate(self, drops: dict[str, str]) -> None:
+        """Before the first re-creation: drops every statement being re-created (`drops`: name ->
+        recorded text, in file order), readers first."""
+        for name, sql in reversed(list(drops.items())):
+            if name not in self._dropped:
+                self._drop(parse_one(sql))
+                self._dropped.add(name)
 
     def _drop(self, statement: Statement) -> None:
+        self._live_queries = self.client.queries()  # what runs now (apply may run on a fresh provider)
         if statement.kind == INSERT:
             query = self._insert_query(statement)
             if query is not None:

@@ -15,13 +15,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from fraudctl.deploy import diff
-from fraudctl.deploy.model import CREATE, DELETE, UPDATE, Change, Resource
+from fraudctl.deploy.model import CREATE, DELETE, REFUSED, UPDATE, Change, Resource
 from fraudctl.deploy.providers import Progress
 from fraudctl.deploy.state import Record
-
-
-class PlanRefused(Exception):
-    """A change the target cannot make in place; the message says why and what to do."""
 
 
 def _flat(spec: dict[str, Any]) -> dict[str, Any]:
@@ -66,20 +62,23 @@ class TopicProvider:
     def plan(
         self, desired: dict[str, Resource], actual: dict[str, Resource], managed: set[str], prune: bool
     ) -> list[Change]:
-        changes = diff.compute(self.kind, desired, actual, managed, prune)
-        for change in changes:
+        out = []
+        for change in diff.compute(self.kind, desired, actual, managed, prune):
+            reasons = []
             for f in change.fields:
                 if change.op == UPDATE and f.key == "partitions" and f.after < f.before:
-                    raise PlanRefused(
-                        f"topic {change.name}: partitions cannot shrink ({f.before} -> {f.after}); "
-                        "create a new topic and migrate"
+                    reasons.append(
+                        f"partitions cannot shrink ({f.before} -> {f.after}); create a new topic and migrate"
                     )
                 if change.op == UPDATE and f.key == "replication":
-                    raise PlanRefused(
-                        f"topic {change.name}: replication {f.before} -> {f.after} needs a partition "
-                        "reassignment (kafka-reassign-partitions), which fraudctl does not do"
+                    reasons.append(
+                        f"replication {f.before} -> {f.after} needs a partition reassignment "
+                        "(kafka-reassign-partitions), which fraudctl does not do"
                     )
-        return changes
+            if reasons:
+                change = Change(change.kind, change.name, REFUSED, change.fields, "; ".join(reasons), change.desired)
+            out.append(change)
+        return out
 
     def apply(self, change: Change) -> None:
         if change.op == CREATE and change.desired is not None:

@@ -195,7 +195,7 @@ def test_every_listener_of_the_stack_is_on_loopback(local_stack: Endpoints) -> N
     from fraudctl.localstack.services import build_services
 
     layout = Layout.default()
-    services = [s for s in build_services(local_stack.env, layout, secrets.load_or_create(layout.secrets_file))]
+    services = [s for s in build_services(local_stack.env, layout, secrets.load(layout.secrets_file), None)]
     roots = {s.name: running_pid(layout.run, s.name) for s in services if s.skip is None}
     assert all(roots.values()), f"not running: {[n for n, p in roots.items() if p is None]}"
     listeners = of_processes([p for p in roots.values() if p is not None])

@@ -96,7 +96,9 @@ def test_a_refusal_is_an_entry_of_the_plan_and_nothing_is_applied() -> None:
     from fraudctl.deploy.model import REFUSED, Op
     from fraudctl.deploy.providers.topics import TopicProvider
 
-    topics = TopicProvider({"bootstrap.servers": "127.0.0.1:1"}, {"t": {"partitions": 3, "replication": 1, "config": {}}})
+    topics = TopicProvider(
+        {"bootstrap.servers": "127.0.0.1:1"}, {"t": {"partitions": 3, "replication": 1, "config": {}}}
+    )
     live = {"t": R("t", partitions=6, replication=1), "u": R("u", partitions=1, replication=1)}
     changes = topics.plan({**topics.desired(), "u": R("u", partitions=1, replication=3)}, live, {"t", "u"}, False)
     by_name = {c.name: c for c in changes}

@@ -115,19 +115,19 @@ def test_ksqldb_is_started_only_from_a_named_installation(tmp_path: Path, monkey
 
     env, layout = load_environment("local"), Layout(tmp_path / ".local")
     monkeypatch.delenv("KSQLDB_HOME", raising=False)
-    [ksqldb] = [s for s in build_services(env, layout, {}) if s.name == "ksqldb"]
+    [ksqldb] = [s for s in build_services(env, layout, {}, None) if s.name == "ksqldb"]
     assert ksqldb.skip is not None and "set KSQLDB_HOME" in ksqldb.skip
     assert ksqldb.ports == (env.port_of("ksqldb.url"),)
 
     monkeypatch.setenv("KSQLDB_HOME", str(tmp_path / "nothing"))
-    [ksqldb] = [s for s in build_services(env, layout, {}) if s.name == "ksqldb"]
+    [ksqldb] = [s for s in build_services(env, layout, {}, None) if s.name == "ksqldb"]
     assert ksqldb.skip is not None and "not a ksqlDB installation" in ksqldb.skip
 
     home = tmp_path / "confluent"
     (home / KSQLDB_START).parent.mkdir(parents=True)
     (home / KSQLDB_START).write_text("#!/bin/sh\n")
     monkeypatch.setenv("KSQLDB_HOME", str(home))
-    [ksqldb] = [s for s in build_services(env, layout, {}) if s.name == "ksqldb"]
+    [ksqldb] = [s for s in build_services(env, layout, {}, None) if s.name == "ksqldb"]
     assert ksqldb.skip is None
     layout.ensure()
     ksqldb.prepare()
@@ -157,7 +157,7 @@ def test_a_failed_up_stops_what_it_started(tmp_path: Path, monkeypatch: pytest.M
         lambda: Health(False, "no"),
         after=("first",),
     )
-    monkeypatch.setattr(stack, "_services", lambda _env, _layout: [first, broken])
+    monkeypatch.setattr(stack, "_services", lambda _env, _layout, **_kw: [first, broken])
     with pytest.raises(StackError, match="broken: process .* exited while starting"):
         stack.up(load_environment("local"), layout, lambda *_: None)
     assert process.running_pid(layout.run, "first") is None  # stopped again, pid file gone
@@ -190,7 +190,7 @@ def test_connects_env_provider_reads_only_the_variables_it_is_handed(tmp_path: P
     layout = Layout(tmp_path / ".local")
     layout.ensure()
     generated = {name: f"value-of-{name}" for name in secrets.NAMES}
-    [connect] = [s for s in build_services(load_environment("local"), layout, generated) if s.name == "connect"]
+    [connect] = [s for s in build_services(load_environment("local"), layout, generated, None) if s.name == "connect"]
     connect.prepare()
     conf = (layout.conf / "connect-distributed.properties").read_text()
     # The connectors name the writer's password and the object store's keys: the worker gets those
@@ -200,3 +200,21 @@ def test_connects_env_provider_reads_only_the_variables_it_is_handed(tmp_path: P
     assert expected in conf.splitlines()
     assert set(connect.spec().env) == handed
     assert all(connect.spec().env[n] == generated[n] for n in handed)
+
+
+def test_status_and_down_change_nothing_on_the_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only `up` prepares: on a machine where the stack never ran, `status` and `down` create no
+    folder, no secrets file and no system user."""
+    import subprocess as sp
+
+    from fraudctl.localstack import stack
+    from fraudctl.localstack.layout import Layout
+
+    calls: list[object] = []
+    monkeypatch.setattr(sp, "run", lambda *a, **k: calls.append(a))  # useradd would be a run()
+    layout = Layout(tmp_path / ".local")
+    env = load_environment("local")
+    states = {s.name: s.state for s in stack.status(env, layout)}
+    assert set(states.values()) <= {"down", "not configured"}
+    assert stack.down(env, layout, lambda *a: None) == []
+    assert not (tmp_path / ".local").exists() and calls == []

@@ -32,13 +32,19 @@ def write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
-def load_or_create(path: Path) -> dict[str, str]:
+def load(path: Path) -> dict[str, str]:
+    """The generated secrets as they are (none when the file is not there); writes nothing."""
     values: dict[str, str] = {}
     if path.is_file():
         for line in path.read_text().splitlines():
             if "=" in line and not line.startswith("#"):
                 k, v = line.split("=", 1)
                 values[k.strip()] = v.strip()
+    return values
+
+
+def load_or_create(path: Path) -> dict[str, str]:
+    values = load(path)
     missing = [n for n in NAMES if n not in values]
     if missing:
         for name in missing:

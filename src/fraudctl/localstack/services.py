@@ -85,6 +85,11 @@ def postgres_bindir() -> Path:
     raise StackError("postgres: PostgreSQL server binaries not found (Debian package 'postgresql')")
 
 
+def stack_user() -> str | None:
+    """The user PostgreSQL and Elasticsearch run as (None when not root); looks, creates nothing."""
+    return STACK_USER if os.geteuid() == 0 else None
+
+
 def ensure_stack_user() -> str | None:
     """Creates the unprivileged system user when running as root; None when not root."""
     if os.geteuid() != 0:
@@ -129,7 +134,9 @@ def _make_traversable(path: Path) -> None:
             break
 
 
-def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) -> list[Service]:
+def build_services(env: Environment, layout: Layout, secrets: dict[str, str], user: str | None) -> list[Service]:
+    """Every service's spec: ports, command, environment, health check, what to prepare before the
+    first start. Building them has no side effect (`prepare` runs only on `up`)."""
     jhome = java_home()
     java = str(jhome / "bin" / "java")
     typed = env.settings
@@ -153,7 +160,6 @@ def build_services(env: Environment, layout: Layout, secrets: dict[str, str]) ->
     heap = dict(local.heap_mb)
     kafka_cp = f"{layout.kafka_lib}/*"
     log4j = layout.conf / "log4j2.properties"
-    user = ensure_stack_user()
 
     def common_prepare() -> None:
         _render(layout, "log4j2.properties.j2", log4j)

@@ -13,7 +13,7 @@ from fraudctl.config.environment import Environment
 from fraudctl.localstack import process, secrets
 from fraudctl.localstack.health import HOST_FREE_CHECK_HOST, port_free, port_open
 from fraudctl.localstack.layout import Layout
-from fraudctl.localstack.services import Service, StackError, build_services
+from fraudctl.localstack.services import Service, StackError, build_services, ensure_stack_user, stack_user
 
 # What a caller shows while waiting: (service, state, seconds waited, detail).
 Progress = Callable[[str, str, float, str], None]
@@ -34,9 +34,13 @@ class ServiceStatus:
         return asdict(self)
 
 
-def _services(env: Environment, layout: Layout) -> list[Service]:
-    layout.ensure()
-    return build_services(env, layout, secrets.load_or_create(layout.secrets_file))
+def _services(env: Environment, layout: Layout, prepare_host: bool = False) -> list[Service]:
+    """The stack's service specs. Only `up` prepares the host (folders, generated secrets, the
+    stack's system user); `status` and `down` read what is there and change nothing."""
+    if prepare_host:
+        layout.ensure()
+        return build_services(env, layout, secrets.load_or_create(layout.secrets_file), ensure_stack_user())
+    return build_services(env, layout, secrets.load(layout.secrets_file), stack_user())
 
 
 def _waves(services: list[Service]) -> list[list[Service]]:
@@ -64,7 +68,7 @@ def _log_tail(path: Path, lines: int = 25) -> str:
 def up(env: Environment, layout: Layout, progress: Progress, timeout_scale: float = 1.0) -> list[ServiceStatus]:
     if not (layout.opt / ".installed").is_file():
         raise StackError("the stack's artifacts are not installed under .local/opt: run `make setup` first")
-    services = _services(env, layout)
+    services = _services(env, layout, prepare_host=True)
     # Check every service that must start before starting any: a taken port or a missing artifact
     # fails fast and leaves nothing half-started.
     for svc in services:

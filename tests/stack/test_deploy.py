@@ -231,7 +231,8 @@ def test_killed_apply_converges_on_rerun(local_stack: Endpoints) -> None:
     finally:
         store.close()
     assert kinds == {
-        "postgres-ddl", "postgres-login", "topic", "search-template", "s3-lifecycle", "flink-job", "connector"
+        "postgres-ddl", "postgres-login", "topic", "kafka-acl", "search-template", "s3-lifecycle", "flink-job",
+        "connector",
     }  # fmt: skip
     # The topics were deleted and re-created under the running enrichment step: a payment must
     # still become a scored alert (the step follows the new topics instead of waiting forever).

@@ -74,7 +74,7 @@ def test_status_json_lists_every_service_up(local_stack: Endpoints) -> None:
         assert s["state"] == "up" and isinstance(s["pid"], int) and Path(s["log"]).is_file()
     if not KSQLDB_CONFIGURED:
         assert by_name["ksqldb"]["state"] == "not configured" and "KSQLDB_HOME" in by_name["ksqldb"]["detail"]
-    assert by_name["kafka"]["ports"] == [9092, 9093]
+    assert by_name["kafka"]["ports"] == [9092, 9093, 9094]  # plain, controller, the analysts SASL listener
 
 
 def test_port_taken_fails_fast_naming_service_and_port(local_stack: Endpoints, tmp_path: Path) -> None:

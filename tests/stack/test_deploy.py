@@ -284,3 +284,23 @@ def test_no_secret_in_plain_text_in_any_output(local_stack: Endpoints) -> None:
         for secret in secrets:
             assert secret not in res.stdout + res.stderr
     assert "${env:FRAUD_PG_PASSWORD}" not in outputs[0].stdout  # nothing changed, so nothing shown
+
+
+def test_the_deploy_script_applies_only_the_plan_it_saved(applied: Endpoints, tmp_path: Path) -> None:
+    """scripts/deploy.sh on the converged local environment: validate, a plan saved with no
+    changes, exit 0 without applying; and `apply --plan` with a plan that no longer matches the
+    live state is refused (exit 1, nothing applied)."""
+    env = {**os.environ, "FRAUDCTL": str(Path(sys.executable).with_name("fraudctl")), "FRAUD_PLAN_DIR": str(tmp_path)}
+    res = subprocess.run(["bash", "scripts/deploy.sh", "local"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    [saved] = list(tmp_path.glob("local-*.json"))
+    plan = json.loads(saved.read_text())
+    assert plan["ok"] is True and plan["has_changes"] is False and "no changes for local" in res.stderr
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps({**plan, "fingerprint": "0" * 16}))
+    out = subprocess.run(
+        [sys.executable, "-m", "fraudctl", "apply", "--env", "local", "--plan", str(stale), "--auto-approve",
+         "--output", "json"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 1 and "stale" in json.loads(out.stdout)["error"]

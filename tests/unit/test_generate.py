@@ -141,3 +141,18 @@ def test_percentile_nearest_rank() -> None:
     assert percentile([5.0], 99) == 5.0
     values = [float(v) for v in range(1, 101)]
     assert (percentile(values, 50), percentile(values, 99), percentile(values, 100)) == (50.0, 99.0, 100.0)
+
+
+def test_every_generated_transaction_fits_the_record_contract(params: RuleParams) -> None:
+    """The generator writes what the contract (fraudctl.contract.Transaction) accepts, clean
+    traffic and every injected story alike; the model-only stories use the contract's risky
+    merchant categories."""
+    from fraudctl.contract import RISKY_CATEGORIES, Transaction
+
+    t = generate("r9", params, rate=30, duration_s=60, seed=5, frauds_per_kind=2)
+    for planned in t.planned:
+        # The sender stamps the event time as it sends; everything else is the generator's.
+        Transaction.model_validate({**planned.tx, "timestamp": "2026-12-01T12:00:00Z"})
+    stories = {i.trigger_id for i in t.injections if i.kind == "model_only"}
+    categories = {p.tx.get("merchant_category") for p in t.planned if p.tx["transaction_id"] in stories}
+    assert categories and categories <= RISKY_CATEGORIES

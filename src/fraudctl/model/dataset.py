@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ class DatasetError(Exception):
 class Dataset:
     X: np.ndarray
     y: np.ndarray
-    times: list[str] | None
+    times: list[float] | None  # a sortable instant per row: seconds (numeric column) or epoch seconds (RFC 3339)
     fingerprint: str
     rows: int
     features: tuple[str, ...] = FEATURES
@@ -91,12 +92,41 @@ def load(path: Path, label: str, time_column: str | None, features: tuple[str, .
     return Dataset(
         X=X,
         y=np.asarray(labels, dtype=np.int64),
-        times=[str(r[time_column]) for r in rows] if time_column else None,
+        times=time_order(path, time_column, [r[time_column] for r in rows]) if time_column else None,
         fingerprint=hashlib.sha256(path.read_bytes()).hexdigest(),
         rows=len(rows),
         features=tuple(names),
         servable=servable,
     )
+
+
+def time_order(path: Path, column: str, values: list[Any]) -> list[float]:
+    """Each row's instant, so that sorting puts rows in time order: a numeric column (ULB's `Time`,
+    seconds from the first transaction) as numbers, never as text ("0, 1, 10, 100, 2, ..."), and
+    RFC 3339 text chronologically (offsets honoured; none written means UTC). A column mixing the
+    two, or holding anything else, is an error naming the first bad line."""
+
+    def numeric(v: Any) -> float | None:
+        try:
+            return float(v) if v not in (None, "") else None
+        except (TypeError, ValueError):
+            return None
+
+    numbers = [numeric(v) for v in values]
+    if all(n is not None for n in numbers):
+        return [float(n) for n in numbers if n is not None]
+    out: list[float] = []
+    for number, value in enumerate(values, start=2):  # line 1: header
+        try:
+            when = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise DatasetError(
+                f"{path}:{number}: --time column {column!r}: {value!r} is neither a number nor an RFC 3339 time"
+            ) from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)  # no offset written: taken as UTC, as the pipeline writes times
+        out.append(when.timestamp())
+    return out
 
 
 def _label(path: Path, number: int, row: dict[str, Any], label: str) -> int:

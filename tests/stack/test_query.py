@@ -300,23 +300,27 @@ def test_the_analysts_login_cannot_write_even_without_the_guard(applied: Endpoin
 
 def test_the_analysts_kafka_principal_can_only_consume(applied: Endpoints) -> None:
     """The query session's Kafka table logs in as the analysts' principal, whose ACLs (kept by
-    `fraudctl apply`) allow reading only: an INSERT into it, sent straight to the session, fails at
-    the broker; a producer with those credentials is refused; a consumer reads."""
-    import requests
+    `fraudctl apply`) allow reading only: a producer with exactly the session's credentials is
+    refused by the broker; a consumer reads the topic the session reads and nothing else.
+
+    Not done here: sending a Flink INSERT into the session's Kafka table. Flink 2.2's KafkaSink
+    writer that fails on authorization can take the whole TaskManager down (a FATAL NullPointerException
+    in the task's exception handler, seen on this stack), which would stop every later test."""
     from confluent_kafka import Consumer
 
     from fraudctl.config.project import load_project
-    from fraudctl.config.secrets import resolve_embedded
-    from fraudctl.flink.gateway import FlinkSession, job_root_cause
     from fraudctl.query.run import FLINK_TABLES
     from fraudctl.render import jinja
     from fraudctl.render.pipeline import sql_context
-    from fraudctl.validate.sql import split
 
     project, _ = load_project(ROOT)
     settings = project.settings("local")
     analyst = settings.kafka.connection("analyst")
     assert analyst.sasl is not None and analyst.bootstrap_servers != settings.kafka.bootstrap_servers
+    # The session's Kafka table logs in with exactly this principal.
+    tables = jinja.render(project.templates, FLINK_TABLES, sql_context(project, "local"))
+    assert f'username="{analyst.sasl.username}"' in tables
+    assert f"'properties.bootstrap.servers' = '{analyst.bootstrap_servers}'" in tables
     conf = analyst.librdkafka()
     producer = Producer({**conf, "message.timeout.ms": 10_000})
     errors: list[str] = []
@@ -331,25 +335,3 @@ def test_the_analysts_kafka_principal_can_only_consume(applied: Endpoints) -> No
         assert other.error is not None, "the analysts' principal may describe only the topics it reads"
     finally:
         consumer.close()
-    context = sql_context(project, "local")
-    tables = [resolve_embedded(s.text)[0] for s in split(jinja.render(project.templates, FLINK_TABLES, context))[0]]
-    props = {"execution.runtime-mode": "streaming", "restart-strategy.type": "none"}  # as `fraudctl query` runs
-    with FlinkSession(settings.need("flink").sql_gateway_url, props) as session:
-        for statement in tables:
-            session.execute(statement)
-        job = session.execute(
-            "INSERT INTO fraud_alerts_stream (alert_id, rule, user_id, transaction_id, amount, risk_score, event_time) "
-            "VALUES ('guardless', 'high_value', 'u', 't', 1.0, 0.5, 'x')"
-        ).job_id
-    assert job
-    rest = settings.need("flink").rest_url.rstrip("/")
-    deadline = time.monotonic() + 120
-    try:
-        while (state := requests.get(f"{rest}/jobs/{job}", timeout=10).json()["state"]) not in ("FAILED", "FINISHED"):
-            assert time.monotonic() < deadline, f"the guardless INSERT job is still {state}"
-            time.sleep(1)
-    finally:
-        requests.patch(f"{rest}/jobs/{job}?mode=cancel", timeout=10)
-    assert state == "FAILED", "an INSERT into a topic through the analysts' session must not succeed"
-    cause = job_root_cause(rest, job)
-    assert "authoriz" in cause.lower(), cause

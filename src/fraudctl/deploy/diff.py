@@ -45,3 +45,8 @@ def compute(
         else:
             changes.append(Change(kind, name, ORPHAN, note="no longer in the repo; deleted only with --prune"))
     return changes
+
+
+def never_deleted(changes: list[Change], note: str) -> list[Change]:
+    """For kinds fraudctl never drops (tables, login users): a delete becomes an orphan saying so."""
+    return [Change(c.kind, c.name, ORPHAN, (), note) if c.op == DELETE else c for c in changes]

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 
 from fraudctl.deploy import diff
-from fraudctl.deploy.model import CREATE, DELETE, ORPHAN, UPDATE, Change, Resource, checksum
+from fraudctl.deploy.model import CREATE, UPDATE, Change, Resource, checksum
 from fraudctl.deploy.providers import ReadyWhenWritten
 from fraudctl.deploy.state import Record
 
@@ -36,12 +36,8 @@ class PostgresDdlProvider(ReadyWhenWritten):
     def plan(
         self, desired: dict[str, Resource], actual: dict[str, Resource], managed: set[str], prune: bool
     ) -> list[Change]:
-        changes = []
-        for c in diff.compute(self.kind, desired, actual, managed, prune):
-            if c.op == DELETE:
-                c = Change(c.kind, c.name, ORPHAN, (), "file removed; tables are never dropped by fraudctl")
-            changes.append(c)
-        return changes
+        changes = diff.compute(self.kind, desired, actual, managed, prune)
+        return diff.never_deleted(changes, "file removed; tables are never dropped by fraudctl")
 
     def apply(self, change: Change) -> None:
         if change.op in (CREATE, UPDATE):

@@ -18,7 +18,7 @@ from psycopg import sql
 
 from fraudctl.config.settings import Postgres
 from fraudctl.deploy import diff
-from fraudctl.deploy.model import CREATE, DELETE, ORPHAN, UPDATE, Change, Resource
+from fraudctl.deploy.model import CREATE, UPDATE, Change, Resource
 from fraudctl.deploy.providers import ReadyWhenWritten
 from fraudctl.deploy.state import Record
 
@@ -114,12 +114,8 @@ class PostgresLoginProvider(ReadyWhenWritten):
     def plan(
         self, desired: dict[str, Resource], actual: dict[str, Resource], managed: set[str], prune: bool
     ) -> list[Change]:
-        changes = []
-        for c in diff.compute(self.kind, desired, actual, managed, prune):
-            if c.op == DELETE:
-                c = Change(c.kind, c.name, ORPHAN, (), "login users are never dropped by fraudctl")
-            changes.append(c)
-        return changes
+        changes = diff.compute(self.kind, desired, actual, managed, prune)
+        return diff.never_deleted(changes, "login users are never dropped by fraudctl")
 
     def apply(self, change: Change) -> None:
         if change.op not in (CREATE, UPDATE):

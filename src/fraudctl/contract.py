@@ -173,3 +173,26 @@ class Records:
 
 def records(transaction: type[BaseModel] | None = None) -> Records:
     return Records(transaction=columns(transaction or Transaction), detection=columns(Detection))
+
+
+# Keys of `json_schema_extra` that only the renderers above read: not part of the published schema.
+_RENDERER_KEYS = frozenset({"sql_type", "flink_type", "when_null", "checked_as", "stored_in_postgres"})
+
+
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The record as a JSON Schema (draft 2020-12, pydantic's rendering), as the schema registry
+    publishes it to the topic's other readers (SIEM, analysts' tools)."""
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: clean(v) for k, v in node.items() if k not in _RENDERER_KEYS}
+        if isinstance(node, list):
+            return [clean(v) for v in node]
+        return node
+
+    schema: dict[str, Any] = clean(model.model_json_schema(mode="serialization"))
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    # A reader must not refuse a record for a field added later (a new optional field is one line
+    # in the model above); the engines' own checks stay strict.
+    schema["additionalProperties"] = True
+    return schema

@@ -18,6 +18,7 @@ from fraudctl.config.project import copy_declarations, load_project
 from fraudctl.deploy.engine import Deployment
 from fraudctl.deploy.providers.connectors import ConnectorProvider
 from fraudctl.deploy.providers.ksql_statements import KsqlStatementProvider
+from fraudctl.deploy.providers.schema_subjects import SchemaSubjectProvider
 from fraudctl.deploy.providers.search_templates import SearchTemplateProvider
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,12 +87,19 @@ def _search(dep: Deployment) -> tuple[requests.Session, Callable[[], object]]:
     return provider.http, lambda: provider.http.get(f"{provider.url}/_index_template")
 
 
+def _schema_registry(dep: Deployment) -> tuple[requests.Session, Callable[[], object]]:
+    provider = dep.providers["schema-subject"]
+    assert isinstance(provider, SchemaSubjectProvider)
+    return provider.client.http, lambda: provider.actual(provider.desired(), {})
+
+
 @pytest.mark.parametrize(
     ("client", "body", "user_key", "secret"),
     [
         (_ksqldb, b'[{"@type": "streams", "streams": []}]', "ksqldb.auth.username", "ksqldb-secret"),
         (_connect, b"{}", "connect.auth.username", "connect-secret"),
         (_search, b"{}", "search.auth.username", "search-secret"),
+        (_schema_registry, b"[]", "schema_registry.auth.username", "registry-secret"),
     ],
 )
 def test_each_client_sends_prods_credentials(

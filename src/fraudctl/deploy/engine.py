@@ -22,6 +22,7 @@ from fraudctl.deploy.providers.ksql_statements import KsqlStatementProvider
 from fraudctl.deploy.providers.postgres_ddl import PostgresDdlProvider
 from fraudctl.deploy.providers.postgres_logins import PostgresLoginProvider
 from fraudctl.deploy.providers.s3_lifecycle import S3LifecycleProvider
+from fraudctl.deploy.providers.schema_subjects import SchemaRegistryClient, SchemaSubjectProvider
 from fraudctl.deploy.providers.search_templates import SearchTemplateProvider
 from fraudctl.deploy.providers.topics import TopicProvider
 from fraudctl.deploy.state import StateStore, conninfo
@@ -94,6 +95,9 @@ class Deployment:
             "s3-lifecycle": S3LifecycleProvider(env, rendered.connectors),
             "connector": ConnectorProvider(connect_client(env), rendered.connectors),
         }
+        if env.schema_registry is not None:
+            registry = SchemaRegistryClient(env.schema_registry.url, env.schema_registry.auth_pair())
+            dep.providers["schema-subject"] = SchemaSubjectProvider(registry)
         if env.kafka.analyst is not None:
             # The analysts' principal may read exactly what the query session's Kafka tables read.
             tables = jinja.render(project.templates, FLINK_TABLES, context)

@@ -12,13 +12,14 @@ from typing import Any
 from fraudctl.config.secrets import mask
 
 # Apply order (deletes run in reverse): the database schema, its login users, topics, the
-# analysts' ACLs on them, search index templates (before a
+# the record contract's schema subjects, the analysts' ACLs on them, search index templates (before a
 # sink's first write creates the index), archive retention rules, the stream engine's job (Flink) or
 # statements (ksqlDB), connectors.
 KIND_ORDER = (
     "postgres-ddl",
     "postgres-login",
     "topic",
+    "schema-subject",
     "kafka-acl",
     "search-template",
     "s3-lifecycle",

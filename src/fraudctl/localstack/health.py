@@ -18,6 +18,8 @@ class Health:
 
 
 Check = Callable[[], Health]
+# Reads a 200 response: None when ready, else what is still missing.
+Validator = Callable[[requests.Response], str | None]
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -38,7 +40,7 @@ def port_free(host: str, port: int) -> bool:
     return not port_open(host, port, 0.2)
 
 
-def http_ok(url: str, expect: Callable[[requests.Response], str | None] | None = None) -> Check:
+def http_ok(url: str, expect: Validator | None = None) -> Check:
     """Healthy when GET url answers 2xx and `expect` (if given) returns no complaint."""
 
     def check() -> Health:

@@ -1,0 +1,34 @@
+"""The S3-compatible object store (moto's server): keeps buckets in memory, so the archive bucket
+is created on every start."""
+
+from __future__ import annotations
+
+import sys
+
+import requests
+
+from fraudctl.localstack import health
+from fraudctl.localstack.process import ProcessSpec
+from fraudctl.localstack.services.base import HOST, Service, StackContext
+
+
+def service(ctx: StackContext) -> Service:
+    port = ctx.env.port_of("s3.endpoint")
+
+    def after_start() -> None:
+        # In AWS the bucket is provisioned with the account; here it exists from the start.
+        requests.put(f"http://{HOST}:{port}/{ctx.settings.need('s3').bucket}", timeout=10)
+
+    return Service(
+        name="s3",
+        ports=(port,),
+        after_start=after_start,
+        spec=lambda: ProcessSpec(
+            "s3",
+            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            ctx.layout.logs / "s3.log",
+            ctx.layout.root,
+        ),
+        check=health.http_ok(f"http://{HOST}:{port}/moto-api/"),
+        start_timeout=60,
+    )

@@ -1,0 +1,77 @@
+"""The scoring service and the enrichment step (udf_service/): the step consumes detections,
+calls the service over HTTP with its token, and produces alerts."""
+
+from __future__ import annotations
+
+import sys
+
+from fraudctl.config.settings import Scoring
+from fraudctl.localstack import health
+from fraudctl.localstack import secrets as local_secrets
+from fraudctl.localstack.process import ProcessSpec, running_pid
+from fraudctl.localstack.services.base import HOST, Service, StackContext, StackError
+
+
+def services(ctx: StackContext) -> list[Service]:
+    layout = ctx.layout
+    settings: Scoring = ctx.settings.need("scoring")
+    model = layout.repo / "udf_service" / "models" / "current"
+    token_var = (local_secrets.env_name(settings.token) if settings.token else None) or ""
+    # Both processes get the token and nothing else of the stack's secrets.
+    token_env = {token_var: ctx.secrets.get(token_var, "")}
+    url = f"http://{HOST}:{settings.port}"
+
+    def prepare() -> None:
+        if token_var not in local_secrets.NAMES:
+            raise StackError(
+                f"{ctx.env.path}: scoring.token: the local stack generates the service's token; expected "
+                f"${{env:NAME}} with NAME one of {', '.join(local_secrets.NAMES)}"
+            )
+
+    scoring = Service(
+        name="scoring",
+        ports=(settings.port,),
+        prepare=prepare,
+        spec=lambda: ProcessSpec(
+            "scoring",
+            [
+                sys.executable,
+                *("-m", "udf_service", "--host", HOST, "--port", str(settings.port)),
+                *("--model", str(model), "--token-env", token_var),
+            ],
+            layout.logs / "scoring.log",
+            layout.root,
+            env=token_env,
+        ),
+        check=health.http_ok(f"{url}/readyz"),
+        start_timeout=60,
+        requires=(model,),
+    )
+
+    def enrichment_running() -> health.Health:
+        pid = running_pid(layout.run, "enrichment")
+        return health.Health(pid is not None, f"consuming (pid {pid})" if pid else "not running")
+
+    kafka_properties = {
+        k: v for k, v in ctx.settings.kafka.librdkafka(resolved=False).items() if k != "bootstrap.servers"
+    }
+    enrichment = Service(
+        name="enrichment",
+        ports=(),
+        spec=lambda: ProcessSpec(
+            "enrichment",
+            [
+                sys.executable,
+                *("-m", "udf_service.enrichment", "--bootstrap", ctx.bootstrap, "--scoring-url", url),
+                *("--token", str(settings.token)),
+                *(f"--kafka-property={k}={v}" for k, v in kafka_properties.items()),
+            ],
+            layout.logs / "enrichment.log",
+            layout.root,
+            env=token_env,
+        ),
+        check=enrichment_running,
+        after=("kafka", "scoring"),
+        start_timeout=30,
+    )
+    return [scoring, enrichment]

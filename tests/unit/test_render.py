@@ -60,7 +60,14 @@ def test_profiles_choose_the_implementation() -> None:
         "blacklist-postgres-source": "io.debezium.connector.postgresql.PostgresConnector",
     }
     s3 = next(c for c in confluent.connectors if c.name == "transactions-s3-archive").config
-    assert s3["value.converter"] == "io.confluent.connect.avro.AvroConverter"
+    # The pipeline writes plain JSON: every profile's sinks read it as such (an Avro converter would
+    # dead-letter every record), and the JDBC sinks get their schema from the in-repo SMT.
+    for connector in confluent.connectors:
+        if connector.intent.value["kind"] != "postgres-reference-source":
+            assert connector.config["value.converter"] == "org.apache.kafka.connect.json.JsonConverter"
+            assert connector.config["value.converter.schemas.enable"] in (False, "false")
+    jdbc = next(c for c in confluent.connectors if c.name == "alerts-postgres").config
+    assert jdbc["transforms.schema.type"] == "io.github.fraudpipeline.connect.transforms.ValueToStruct"
     assert s3["path.format"] == "'dt'=YYYY-MM-dd"
 
 

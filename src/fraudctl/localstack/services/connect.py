@@ -11,15 +11,13 @@ from fraudctl.localstack.services.base import HOST, Service, StackContext
 
 def handed_secrets(ctx: StackContext) -> dict[str, str]:
     """The worker gets the secrets its connectors name (the writer's password, the object store's
-    keys, the search cluster's and the schema registry's), not the owner's password or the scoring
-    token."""
+    keys, the search cluster's), not the owner's password or the scoring token."""
     typed = ctx.settings
     refs: list[object] = [typed.need("postgres").login("writer").password]
     if typed.s3:
         refs += [typed.s3.access_key_id, typed.s3.secret_access_key]
-    for http in (typed.search, typed.schema_registry):
-        if http and http.auth:
-            refs.append(http.auth.password)
+    if typed.search and typed.search.auth:
+        refs.append(typed.search.auth.password)
     return {name: ctx.secrets[name] for name in map(local_secrets.env_name, refs) if name and name in ctx.secrets}
 
 

@@ -127,3 +127,21 @@ def test_documented_sql_is_current() -> None:
     for engine in ("ksql", "flink"):
         documented = (ROOT / "docs/rendered/local" / engine / "pipeline.sql").read_text()
         assert documented == rendered.files[f"{engine}/pipeline.sql"], f"run `make docs` ({engine})"
+
+
+def test_jdbc_sinks_check_the_tables_not_null_columns(tmp_path: Path) -> None:
+    """A record missing a NOT NULL column is dead-lettered by the SMT (issue 15): the required list
+    is read from the DDL, types with commas in parentheses included."""
+    from fraudctl.render.ddl import not_null_columns
+
+    (tmp_path / "001_t.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS public.t (\n  id text PRIMARY KEY,\n  amount numeric(18, 2) NOT NULL,\n"
+        "  note text,\n  at timestamptz NOT NULL DEFAULT now()\n);\n"
+    )
+    assert not_null_columns(tmp_path) == {"t": ("id", "amount", "at")}
+    project, _ = load_project(ROOT)
+    for env in ("local", "staging"):
+        rendered, problems = render_environment(project, env)
+        assert problems == []
+        config = next(c for c in rendered.connectors if c.name == "alerts-postgres").config
+        assert config["transforms.schema.required"] == "alert_id,rule,rule_id,severity,user_id,transaction_id"

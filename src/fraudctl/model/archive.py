@@ -2,8 +2,8 @@
 with the analysts' verdicts in PostgreSQL (`fraud_alerts.disposition = 'fraud'` on any of the
 transaction's alerts: 1; everything else: 0).
 
-The archive is at-least-once (a replayed batch can write a record twice), so rows are
-de-duplicated by transaction_id. The result is an ordinary labelled CSV, so what was trained on
+The archive sink writes each Kafka record once, but the topic can hold one transaction twice (a
+producer that sent it again), so rows are de-duplicated by transaction_id. The result is an ordinary labelled CSV, so what was trained on
 can be kept, fingerprinted and trained on again."""
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from fraudctl.config.settings import Settings
 from fraudctl.config.source import Located, Problem
 from fraudctl.render import jinja
 from fraudctl.render.context import replication_of
+from fraudctl.render.ddl import not_null_columns
 
 SINK_KINDS = frozenset({"s3-archive", "search-alerts", "postgres-upsert"})
 
@@ -75,7 +76,13 @@ def render_connector(project: Project, intent: Located, env: Settings) -> Render
     c = intent.value
     profile = env.connector_profile
     template = template_for(project, profile, str(c.get("kind")))
-    text = jinja.render(project.templates, template, {"c": c, "env": env, "replication": replication_of(env)})
+    values = {
+        "c": c,
+        "env": env,
+        "replication": replication_of(env),
+        "not_null": not_null_columns(project.root / "postgres"),
+    }
+    text = jinja.render(project.templates, template, values)
     parsed = parse_flat_map(text, f"templates/{template}")
     origins: dict[str, tuple[str, int | None]] = {k: (f"templates/{template}", None) for k in parsed}
     config = {str(k): connect_value(v) for k, v in parsed.items()}

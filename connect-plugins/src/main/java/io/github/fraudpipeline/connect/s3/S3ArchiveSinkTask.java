@@ -4,16 +4,21 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.github.fraudpipeline.connect.common.Backoff;
 import io.github.fraudpipeline.connect.common.RecordJson;
 import io.github.fraudpipeline.connect.common.Version;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
@@ -25,40 +30,56 @@ import org.apache.kafka.connect.sink.SinkRecord;
 import org.apache.kafka.connect.sink.SinkTask;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
-import software.amazon.awssdk.regions.Region;
-import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.S3ClientBuilder;
-import software.amazon.awssdk.services.s3.S3Configuration;
-import software.amazon.awssdk.services.s3.model.PutObjectRequest;
 
 /**
- * Buffers records per (topic partition, event date) and writes each buffer as one JSON-lines
- * object named {prefix}{topic}/dt={date}/{topic}+{partition}+{first offset}.jsonl.
+ * Buffers records per (topic partition, event date) in {@code put}, and writes each buffer as one
+ * JSON-lines object named {prefix}{topic}/dt={date}/{topic}+{partition}+{first offset}.jsonl when
+ * it holds {@code flush.size} records, when the oldest buffered record has waited
+ * {@code rotate.interval.ms}, and in {@code preCommit}.
  *
- * <p>Offsets are committed only for records already written (preCommit), so a crash replays what
- * was buffered and never loses it. A replay starts at the same first offset and so overwrites the
- * same object; when a replay batches differently, a record can appear in two objects, so readers
- * deduplicate by the record's own id (at-least-once archive). An unreachable store is retried with
- * back-off; a record without a parseable event time goes to the dead-letter queue.
+ * <p>Nothing is lost: offsets are committed only up to records already written. When the store
+ * is unreachable, {@code put} keeps every buffer and hands the batch back to the worker
+ * (RetriableException with a timeout); the worker delivers that same batch again, and records the
+ * task already holds are recognised by offset and not buffered twice. {@code preCommit} never
+ * throws: a failed write just commits nothing new.
+ *
+ * <p>Nothing is doubled: after a restart or rebalance the task reads again from the committed
+ * offset C. Objects written after C by an earlier owner hold only records at or after C, which
+ * this owner is about to write again; before its first write of a (partition, date), the task
+ * deletes that partition's objects of that date whose first offset is at or after C. So each
+ * record ends up in exactly one object, and readers need no de-duplication.
+ *
+ * <p>A record without a parseable event time goes to the dead-letter queue.
  */
 public class S3ArchiveSinkTask extends SinkTask {
   private static final Logger log = LoggerFactory.getLogger(S3ArchiveSinkTask.class);
-
+  private static final String CONTENT_TYPE = "application/x-ndjson";
   private static final Pattern SQL_TIMESTAMP =
       Pattern.compile("\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?");
 
+  private final Function<S3ArchiveSinkConfig, ObjectStore> storeFactory;
   private S3ArchiveSinkConfig config;
-  private S3Client s3;
+  private ObjectStore store;
   private ErrantRecordReporter reporter;
-  private final Map<TopicPartition, Map<String, Batch>> buffers = new HashMap<>();
-  private final Map<TopicPartition, Long> written = new HashMap<>();
-  private final Map<TopicPartition, Long> lastSeen = new HashMap<>();
-  private long oldestBufferedAt = Long.MAX_VALUE;
+  private final Map<TopicPartition, Partition> partitions = new HashMap<>();
+  private int failedFlushes;
+
+  /** What the task holds of one assigned partition. */
+  private static final class Partition {
+    /** Offset after the last record buffered or dead-lettered; -1 before the first. */
+    long next = -1;
+    /** The first offset delivered since the partition was assigned (the committed one, or later). */
+    long firstSinceOpen = -1;
+    /** Offset up to which every record is written (or dead-lettered): what preCommit commits. */
+    long safe = -1;
+    final TreeMap<String, Batch> batches = new TreeMap<>();
+    final Set<String> recovered = new HashSet<>();
+    long oldestBufferedAt = Long.MAX_VALUE;
+
+    int buffered() {
+      return batches.values().stream().mapToInt(b -> b.count).sum();
+    }
+  }
 
   private static final class Batch {
     final long firstOffset;
@@ -70,6 +91,15 @@ public class S3ArchiveSinkTask extends SinkTask {
     }
   }
 
+  public S3ArchiveSinkTask() {
+    this(S3ObjectStore::new);
+  }
+
+  /** For tests: the store the task writes to. */
+  S3ArchiveSinkTask(Function<S3ArchiveSinkConfig, ObjectStore> storeFactory) {
+    this.storeFactory = storeFactory;
+  }
+
   @Override
   public String version() {
     return Version.VERSION;
@@ -78,19 +108,7 @@ public class S3ArchiveSinkTask extends SinkTask {
   @Override
   public void start(Map<String, String> props) {
     config = new S3ArchiveSinkConfig(props);
-    S3ClientBuilder b = S3Client.builder()
-        .httpClientBuilder(UrlConnectionHttpClient.builder())
-        .region(Region.of(config.getString(S3ArchiveSinkConfig.REGION)))
-        .serviceConfiguration(S3Configuration.builder()
-            .pathStyleAccessEnabled(config.getBoolean(S3ArchiveSinkConfig.PATH_STYLE)).build());
-    String endpoint = config.getString(S3ArchiveSinkConfig.ENDPOINT);
-    if (!endpoint.isEmpty()) {
-      b.endpointOverride(URI.create(endpoint));
-    }
-    String key = config.secret(S3ArchiveSinkConfig.ACCESS_KEY);
-    b.credentialsProvider(key.isEmpty() ? DefaultCredentialsProvider.builder().build()
-        : StaticCredentialsProvider.create(AwsBasicCredentials.create(key, config.secret(S3ArchiveSinkConfig.SECRET_KEY))));
-    s3 = b.build();
+    store = storeFactory.apply(config);
     try {
       reporter = context.errantRecordReporter();
     } catch (NoSuchMethodError | NoClassDefFoundError e) {
@@ -101,6 +119,15 @@ public class S3ArchiveSinkTask extends SinkTask {
   @Override
   public void put(Collection<SinkRecord> records) {
     for (SinkRecord r : records) {
+      TopicPartition tp = new TopicPartition(r.topic(), r.kafkaPartition());
+      Partition p = partitions.computeIfAbsent(tp, k -> new Partition());
+      if (p.next >= 0 && r.kafkaOffset() < p.next) {
+        continue; // a batch the worker delivers again after a RetriableException: already held
+      }
+      if (p.firstSinceOpen < 0) {
+        p.firstSinceOpen = r.kafkaOffset();
+      }
+      p.next = r.kafkaOffset() + 1;
       String line;
       String date;
       try {
@@ -109,24 +136,45 @@ public class S3ArchiveSinkTask extends SinkTask {
         line = value.toString();
       } catch (DataException e) {
         reject(r, e);
-        lastSeen.put(new TopicPartition(r.topic(), r.kafkaPartition()), r.kafkaOffset());
+        if (p.batches.isEmpty()) {
+          p.safe = p.next; // nothing waits before it: the dead letter alone makes this offset safe
+        }
         continue;
       }
-      TopicPartition tp = new TopicPartition(r.topic(), r.kafkaPartition());
-      // Every record put so far is buffered (or dead-lettered): a flush makes all of them safe.
-      lastSeen.put(tp, r.kafkaOffset());
-      Batch batch = buffers.computeIfAbsent(tp, k -> new TreeMap<>())
-          .computeIfAbsent(date, d -> new Batch(r.kafkaOffset()));
+      Batch batch = p.batches.computeIfAbsent(date, d -> new Batch(r.kafkaOffset()));
       batch.lines.append(line).append('\n');
       batch.count++;
-      oldestBufferedAt = Math.min(oldestBufferedAt, System.currentTimeMillis());
-      if (batch.count >= config.getInt(S3ArchiveSinkConfig.FLUSH_SIZE)) {
-        flushPartition(tp, r.kafkaOffset());
+      p.oldestBufferedAt = Math.min(p.oldestBufferedAt, System.currentTimeMillis());
+    }
+    // Due: a partition with a full object, or one whose oldest record has waited long enough
+    // (after a failed write too, when the worker delivers the batch again with nothing new).
+    int flushSize = config.getInt(S3ArchiveSinkConfig.FLUSH_SIZE);
+    long rotateMs = config.getLong(S3ArchiveSinkConfig.ROTATE_MS);
+    long now = System.currentTimeMillis();
+    List<TopicPartition> due = new ArrayList<>();
+    for (Map.Entry<TopicPartition, Partition> e : partitions.entrySet()) {
+      Partition p = e.getValue();
+      if (now - p.oldestBufferedAt >= rotateMs || p.batches.values().stream().anyMatch(b -> b.count >= flushSize)) {
+        due.add(e.getKey());
       }
     }
-    if (System.currentTimeMillis() - oldestBufferedAt >= config.getLong(S3ArchiveSinkConfig.ROTATE_MS)) {
-      flushAll();
+    try {
+      for (TopicPartition tp : due) {
+        flush(tp);
+      }
+      failedFlushes = 0;
+    } catch (StoreUnavailable e) {
+      // Keep every buffer; pause, then the worker delivers this batch again (see put's first check).
+      long pause = Backoff.delayMs(failedFlushes++, config.getLong(S3ArchiveSinkConfig.BACKOFF_MS),
+          config.getLong(S3ArchiveSinkConfig.BACKOFF_MAX_MS));
+      context.timeout(pause);
+      throw new RetriableException("object store unavailable, " + buffered() + " records kept in memory; "
+          + "retrying in " + pause + " ms: " + e.getMessage(), e.getCause());
     }
+  }
+
+  private int buffered() {
+    return partitions.values().stream().mapToInt(Partition::buffered).sum();
   }
 
   private String eventDate(JsonNode value) {
@@ -144,45 +192,85 @@ public class S3ArchiveSinkTask extends SinkTask {
     }
   }
 
-  /** Writes every buffered batch of one partition; records up to lastOffset are then safe. */
-  private void flushPartition(TopicPartition tp, long lastOffset) {
-    Map<String, Batch> byDate = buffers.remove(tp);
-    if (byDate == null) {
+  /** Writes every batch of one partition; a batch leaves memory only once its object is written. */
+  private void flush(TopicPartition tp) {
+    Partition p = partitions.get(tp);
+    if (p == null || p.batches.isEmpty()) {
       return;
     }
-    for (Map.Entry<String, Batch> e : byDate.entrySet()) {
-      upload(tp, e.getKey(), e.getValue());
+    Iterator<Map.Entry<String, Batch>> it = p.batches.entrySet().iterator();
+    while (it.hasNext()) {
+      Map.Entry<String, Batch> e = it.next();
+      String date = e.getKey();
+      if (!p.recovered.contains(date)) {
+        recover(tp, p, date);
+        p.recovered.add(date);
+      }
+      upload(key(tp, date, e.getValue().firstOffset), e.getValue().lines.toString().getBytes(StandardCharsets.UTF_8));
+      it.remove();
     }
-    written.put(tp, lastOffset + 1);
-    if (buffers.isEmpty()) {
-      oldestBufferedAt = Long.MAX_VALUE;
+    p.safe = p.next;
+    p.oldestBufferedAt = Long.MAX_VALUE;
+  }
+
+  private String datePrefix(TopicPartition tp, String date) {
+    return String.format("%s%s/dt=%s/%s+%d+", config.getString(S3ArchiveSinkConfig.PREFIX), tp.topic(), date,
+        tp.topic(), tp.partition());
+  }
+
+  private String key(TopicPartition tp, String date, long firstOffset) {
+    return String.format("%s%020d.jsonl", datePrefix(tp, date), firstOffset);
+  }
+
+  /** Deletes objects of an earlier owner that hold records this owner will write again. */
+  private void recover(TopicPartition tp, Partition p, String date) {
+    String prefix = datePrefix(tp, date);
+    List<String> stale = new ArrayList<>();
+    for (String k : call("list " + prefix, () -> store.list(prefix))) {
+      String rest = k.substring(prefix.length());
+      if (!rest.endsWith(".jsonl")) {
+        continue;
+      }
+      try {
+        if (Long.parseLong(rest.substring(0, rest.length() - ".jsonl".length())) >= p.firstSinceOpen) {
+          stale.add(k);
+        }
+      } catch (NumberFormatException e) {
+        // not one of this task's objects: left alone
+      }
+    }
+    if (!stale.isEmpty()) {
+      log.info("{}: rewriting from offset {}: deleting {} object(s) written after it by an earlier owner: {}",
+          tp, p.firstSinceOpen, stale.size(), stale);
+      call("delete " + stale, () -> {
+        store.delete(stale);
+        return null;
+      });
     }
   }
 
-  private void flushAll() {
-    for (TopicPartition tp : buffers.keySet().toArray(new TopicPartition[0])) {
-      long last = buffers.get(tp).values().stream().mapToLong(b -> b.firstOffset).max().orElse(0);
-      flushPartition(tp, Math.max(last, lastSeen.getOrDefault(tp, last)));
-    }
-    oldestBufferedAt = Long.MAX_VALUE;
+  private void upload(String key, byte[] bytes) {
+    call("upload " + key, () -> {
+      store.put(key, bytes, CONTENT_TYPE);
+      return null;
+    });
   }
 
-  private void upload(TopicPartition tp, String date, Batch batch) {
-    String key = String.format("%s%s/dt=%s/%s+%d+%020d.jsonl", config.getString(S3ArchiveSinkConfig.PREFIX),
-        tp.topic(), date, tp.topic(), tp.partition(), batch.firstOffset);
-    byte[] bytes = batch.lines.toString().getBytes(StandardCharsets.UTF_8);
+  /** One store call with in-call retries; then StoreUnavailable (buffers untouched). */
+  private <T> T call(String what, java.util.function.Supplier<T> action) {
     int max = config.getInt(S3ArchiveSinkConfig.MAX_RETRIES);
-    Exception last = null;
+    RuntimeException last = null;
     for (int attempt = 0; attempt <= max; attempt++) {
       try {
-        s3.putObject(PutObjectRequest.builder().bucket(config.getString(S3ArchiveSinkConfig.BUCKET)).key(key)
-            .contentType("application/x-ndjson").build(), RequestBody.fromBytes(bytes));
-        return;
-      } catch (Exception e) {
+        return action.get();
+      } catch (RuntimeException e) {
         last = e;
+        if (attempt == max) {
+          break;
+        }
         long delay = Backoff.delayMs(attempt, config.getLong(S3ArchiveSinkConfig.BACKOFF_MS),
             config.getLong(S3ArchiveSinkConfig.BACKOFF_MAX_MS));
-        log.warn("upload of {} failed (attempt {} of {}), retrying in {} ms: {}", key, attempt + 1, max + 1, delay,
+        log.warn("{} failed (attempt {} of {}), retrying in {} ms: {}", what, attempt + 1, max + 1, delay,
             e.toString());
         try {
           Thread.sleep(delay);
@@ -192,20 +280,34 @@ public class S3ArchiveSinkTask extends SinkTask {
         }
       }
     }
-    // Hand everything back: the worker rewinds to the committed offsets and delivers again.
-    buffers.clear();
-    oldestBufferedAt = Long.MAX_VALUE;
-    throw new RetriableException("object store unavailable; will retry " + key, last);
+    throw new StoreUnavailable(what + ": " + last, last);
+  }
+
+  private static final class StoreUnavailable extends RuntimeException {
+    StoreUnavailable(String message, Throwable cause) {
+      super(message, cause);
+    }
   }
 
   @Override
   public Map<TopicPartition, OffsetAndMetadata> preCommit(Map<TopicPartition, OffsetAndMetadata> current) {
-    flushAll();
+    for (TopicPartition tp : new ArrayList<>(partitions.keySet())) {
+      try {
+        flush(tp);
+      } catch (StoreUnavailable e) {
+        // Throwing here would make the worker rewind; committing only what is written is enough.
+        log.warn("{}: not written yet ({}); committing only what is", tp, e.getMessage());
+      }
+    }
     Map<TopicPartition, OffsetAndMetadata> safe = new HashMap<>();
-    for (TopicPartition tp : current.keySet()) {
-      Long offset = written.get(tp);
-      if (offset != null) {
-        safe.put(tp, new OffsetAndMetadata(offset));
+    for (Map.Entry<TopicPartition, OffsetAndMetadata> e : current.entrySet()) {
+      Partition p = partitions.get(e.getKey());
+      if (p == null || p.batches.isEmpty()) {
+        // Nothing held: all the worker delivered is written, or was dead-lettered by the worker
+        // itself (a converter failure never reaches put).
+        safe.put(e.getKey(), e.getValue());
+      } else if (p.safe >= 0) {
+        safe.put(e.getKey(), new OffsetAndMetadata(p.safe));
       }
     }
     return safe;
@@ -220,18 +322,17 @@ public class S3ArchiveSinkTask extends SinkTask {
   }
 
   @Override
-  public void close(Collection<TopicPartition> partitions) {
-    for (TopicPartition tp : partitions) {
-      buffers.remove(tp);
-      written.remove(tp);
-      lastSeen.remove(tp);
+  public void close(Collection<TopicPartition> closed) {
+    // The next owner (maybe this task again) reads from the committed offset and writes it all again.
+    for (TopicPartition tp : closed) {
+      partitions.remove(tp);
     }
   }
 
   @Override
   public void stop() {
-    if (s3 != null) {
-      s3.close();
+    if (store != null) {
+      store.close();
     }
   }
 }

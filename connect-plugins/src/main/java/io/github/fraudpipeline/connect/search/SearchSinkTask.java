@@ -14,7 +14,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import org.apache.kafka.connect.errors.ConnectException;
 import org.apache.kafka.connect.errors.DataException;
@@ -27,10 +29,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One bulk request per put(). Delivery rules: an unreachable or overloaded server (connection
- * error, 429, 5xx) is retried with back-off and then handed back to the worker as a
- * RetriableException, so the same batch comes again and nothing is dropped. A document the server
- * rejects (4xx item, for example a mapping conflict) goes to the dead-letter queue through the
- * errant-record reporter; without a DLQ the task fails rather than lose it.
+ * error, 429, 5xx on the request) is retried with back-off; so is each item the server refuses
+ * for overload (an item status 429 or 5xx), alone. After the retries the batch is handed back to
+ * the worker as a RetriableException with a pause, so the same batch comes again and nothing is
+ * dropped; records of it already written or dead-lettered are skipped then. A document the server
+ * rejects (a 4xx item, for example a mapping conflict) goes to the dead-letter queue through the
+ * errant-record reporter; without a DLQ the task fails rather than lose it. Response items are
+ * matched to exactly the records that were sent (a tombstone with deletes off sends nothing).
  */
 public class SearchSinkTask extends SinkTask {
   private static final Logger log = LoggerFactory.getLogger(SearchSinkTask.class);
@@ -39,6 +44,7 @@ public class SearchSinkTask extends SinkTask {
   private HttpClient http;
   private String auth;
   private ErrantRecordReporter reporter;
+  private final Set<Settled> settled = new HashSet<>();
 
   @Override
   public String version() {
@@ -62,41 +68,75 @@ public class SearchSinkTask extends SinkTask {
     }
   }
 
+  /** One record's bulk action (its action line, and the document line for an index). */
+  private record Action(SinkRecord record, String lines) {}
+
   @Override
   public void put(Collection<SinkRecord> records) {
-    if (records.isEmpty()) {
-      return;
-    }
-    List<SinkRecord> sent = new ArrayList<>(records.size());
-    StringBuilder body = new StringBuilder();
+    List<Action> pending = new ArrayList<>(records.size());
     for (SinkRecord r : records) {
+      if (settled.remove(new Settled(r.topic(), r.kafkaPartition(), r.kafkaOffset()))) {
+        continue; // written or dead-lettered before the worker delivered this batch again
+      }
       try {
-        appendAction(body, r);
-        sent.add(r);
+        String lines = action(r);
+        if (lines != null) {
+          pending.add(new Action(r, lines));
+        }
       } catch (DataException e) {
         reject(r, e);
+        settle(r);
       }
     }
-    if (sent.isEmpty()) {
-      return;
-    }
-    JsonNode response = bulkWithRetries(body.toString());
-    if (response.path("errors").asBoolean(false)) {
-      JsonNode items = response.path("items");
-      for (int i = 0; i < items.size() && i < sent.size(); i++) {
-        JsonNode item = items.get(i).elements().next();
-        int status = item.path("status").asInt(200);
-        if (status == 404 && item.has("result") && "not_found".equals(item.path("result").asText())) {
-          continue; // deleting a document that is not there is already the desired state
-        }
-        if (status >= 300) {
-          reject(sent.get(i), new DataException("index rejected document (" + status + "): " + item.path("error")));
+    int max = config.getInt(SearchSinkConfig.MAX_RETRIES);
+    for (int attempt = 0; !pending.isEmpty(); attempt++) {
+      StringBuilder body = new StringBuilder();
+      pending.forEach(a -> body.append(a.lines()));
+      JsonNode items = bulkWithRetries(body.toString()).path("items");
+      List<Action> again = new ArrayList<>();
+      for (int i = 0; i < pending.size(); i++) {
+        Action a = pending.get(i);
+        JsonNode item = i < items.size() ? items.get(i).elements().next() : null;
+        int status = item == null ? 500 : item.path("status").asInt(200);
+        if (status == 429 || status >= 500) {
+          again.add(a); // the node is overloaded (or did not answer for it): the item is retried
+        } else if (status == 404 && "not_found".equals(item.path("result").asText())) {
+          settle(a.record()); // deleting a document that is not there is already the desired state
+        } else if (status >= 300) {
+          reject(a.record(), new DataException("index rejected document (" + status + "): " + item.path("error")));
+          settle(a.record());
+        } else {
+          settle(a.record());
         }
       }
+      pending = again;
+      if (pending.isEmpty()) {
+        break;
+      }
+      long delay = Backoff.delayMs(attempt, config.getLong(SearchSinkConfig.BACKOFF_MS),
+          config.getLong(SearchSinkConfig.BACKOFF_MAX_MS));
+      if (attempt >= max) {
+        // The worker delivers the whole batch again after the pause; what is settled is skipped then.
+        context.timeout(delay);
+        throw new RetriableException(pending.size() + " documents refused for overload (429) after " + (max + 1)
+            + " attempts; retrying in " + delay + " ms");
+      }
+      log.warn("{} documents refused for overload, retrying them in {} ms (attempt {} of {})", pending.size(), delay,
+          attempt + 1, max + 1);
+      sleep(delay);
     }
+    settled.clear(); // the whole batch is done: nothing of it can come again
   }
 
-  private void appendAction(StringBuilder body, SinkRecord r) {
+  private void settle(SinkRecord r) {
+    settled.add(new Settled(r.topic(), r.kafkaPartition(), r.kafkaOffset()));
+  }
+
+  /** A record already written or dead-lettered in a batch the worker may deliver again. */
+  private record Settled(String topic, Integer partition, long offset) {}
+
+  /** The bulk lines of one record, or null when it asks for nothing (a tombstone, deletes off). */
+  private String action(SinkRecord r) {
     String index = config.getString(SearchSinkConfig.INDEX);
     if (index.isEmpty()) {
       index = r.topic();
@@ -106,12 +146,11 @@ public class SearchSinkTask extends SinkTask {
     meta.put("_index", index);
     if (r.value() == null) {
       if (!"delete".equals(config.getString(SearchSinkConfig.NULL_VALUES)) || r.key() == null) {
-        return;
+        return null;
       }
       meta.put("_id", String.valueOf(r.key()));
       action.set("delete", meta);
-      body.append(action).append('\n');
-      return;
+      return action + "\n";
     }
     JsonNode value = RecordJson.toJson(r.value());
     if (value == null || !value.isObject()) {
@@ -119,7 +158,7 @@ public class SearchSinkTask extends SinkTask {
     }
     meta.put("_id", documentId(r, value));
     action.set("index", meta);
-    body.append(action).append('\n').append(value).append('\n');
+    return action + "\n" + value + "\n";
   }
 
   private String documentId(SinkRecord r, JsonNode value) {
@@ -192,6 +231,11 @@ public class SearchSinkTask extends SinkTask {
       Thread.currentThread().interrupt();
       throw new RetriableException("interrupted", e);
     }
+  }
+
+  @Override
+  public void close(Collection<org.apache.kafka.common.TopicPartition> partitions) {
+    settled.clear(); // a batch of a closed partition is never delivered again to this task
   }
 
   @Override

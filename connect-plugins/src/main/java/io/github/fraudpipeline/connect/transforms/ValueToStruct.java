@@ -3,8 +3,10 @@ package io.github.fraudpipeline.connect.transforms;
 import io.github.fraudpipeline.connect.common.RecordJson;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.kafka.common.config.AbstractConfig;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigException;
@@ -22,19 +24,28 @@ import org.apache.kafka.connect.transforms.Transformation;
  * (the worker's error handling sends it to the dead-letter queue). Tombstones pass through.
  *
  * <p>{@code fields}: comma-separated {@code name:type}, type one of string, int64, float64, boolean.
- * A non-string value declared as string is written as its JSON text.
+ * A non-string value declared as string is written as its JSON text. {@code required}: fields that
+ * must not be null.
  */
 public class ValueToStruct<R extends ConnectRecord<R>> implements Transformation<R> {
   public static final String FIELDS = "fields";
-  private static final ConfigDef DEF = new ConfigDef().define(FIELDS, ConfigDef.Type.LIST,
-      ConfigDef.NO_DEFAULT_VALUE, ConfigDef.Importance.HIGH, "name:type pairs, type string|int64|float64|boolean");
+  public static final String REQUIRED = "required";
+  private static final ConfigDef DEF = new ConfigDef()
+      .define(FIELDS, ConfigDef.Type.LIST, ConfigDef.NO_DEFAULT_VALUE, ConfigDef.Importance.HIGH,
+          "name:type pairs, type string|int64|float64|boolean")
+      .define(REQUIRED, ConfigDef.Type.LIST, "", ConfigDef.Importance.HIGH,
+          "Fields that must not be null (the target's NOT NULL columns): a record without one is a DataException, "
+              + "which the worker sends to the dead-letter queue instead of failing the sink on the insert.");
 
   private Schema schema;
   private Map<String, Schema.Type> types;
+  private Set<String> required;
 
   @Override
   public void configure(Map<String, ?> props) {
-    List<String> fields = new AbstractConfig(DEF, props).getList(FIELDS);
+    AbstractConfig parsed = new AbstractConfig(DEF, props);
+    List<String> fields = parsed.getList(FIELDS);
+    required = new LinkedHashSet<>(parsed.getList(REQUIRED));
     SchemaBuilder builder = SchemaBuilder.struct().name("fraudpipeline.Value");
     types = new LinkedHashMap<>();
     for (String field : fields) {
@@ -49,8 +60,15 @@ public class ValueToStruct<R extends ConnectRecord<R>> implements Transformation
         case "boolean" -> Schema.Type.BOOLEAN;
         default -> throw new ConfigException(FIELDS, field, "type must be string, int64, float64 or boolean");
       };
-      types.put(parts[0].trim(), type);
-      builder.field(parts[0].trim(), SchemaBuilder.type(type).optional().build());
+      String name = parts[0].trim();
+      types.put(name, type);
+      SchemaBuilder fieldSchema = SchemaBuilder.type(type);
+      builder.field(name, required.contains(name) ? fieldSchema.build() : fieldSchema.optional().build());
+    }
+    Set<String> unknown = new LinkedHashSet<>(required);
+    unknown.removeAll(types.keySet());
+    if (!unknown.isEmpty()) {
+      throw new ConfigException(REQUIRED, String.join(",", unknown), "not among the declared fields");
     }
     schema = builder.build();
   }
@@ -66,7 +84,11 @@ public class ValueToStruct<R extends ConnectRecord<R>> implements Transformation
     }
     Struct struct = new Struct(schema);
     for (Map.Entry<String, Schema.Type> e : types.entrySet()) {
-      struct.put(e.getKey(), convert(e.getKey(), e.getValue(), map.get(e.getKey())));
+      Object value = convert(e.getKey(), e.getValue(), map.get(e.getKey()));
+      if (value == null && required.contains(e.getKey())) {
+        throw new DataException("field '" + e.getKey() + "' is required (a NOT NULL column) but is missing or null");
+      }
+      struct.put(e.getKey(), value);
     }
     return record.newRecord(record.topic(), record.kafkaPartition(), record.keySchema(), record.key(), schema,
         struct, record.timestamp());

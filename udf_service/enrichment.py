@@ -4,12 +4,18 @@ Reads the stream engine's detections, calls the scoring service in batches over 
 HTTP session, and writes each record with its risk score to the alerts topic.
 
 Guarantees:
-- at least once: offsets are committed only after every output of the batch is acknowledged by
-  Kafka; with `exactly_once` the outputs and the offsets are one Kafka transaction;
+- exactly once (the default): a batch's alerts, its dead letters and its input offsets are one
+  Kafka transaction, so readers with `read_committed` (the Connect sinks) see each alert once. The
+  transactional id is derived from the consumer group and the partitions assigned
+  (`transactional_id`), so two instances never fence each other, and an instance that restarts
+  with the same partitions aborts what its predecessor left open;
+- at least once (`--at-least-once`): offsets are committed only after every output of the batch is
+  acknowledged by Kafka;
 - nothing is dropped or defaulted: while the service is down or slow, the batch is retried with
   back-off and consumption is paused (lag grows, then drains);
-- a record that cannot be parsed goes to the dead-letter topic with the error, source topic,
-  partition and offset in headers, and processing continues;
+- a record that cannot be parsed, breaks the contract, or that the scoring service refuses (a
+  4xx for that record, for example an unknown rule) goes to the dead-letter topic with the error,
+  source topic, partition and offset in headers, and processing continues;
 - SIGTERM finishes the batch in hand, commits it, and exits."""
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from pydantic import ValidationError
 
 from fraudctl.contract import Transaction
 from fraudctl.kafka_clients import PARTITIONER
+from udf_service.features import DetectionContext
 
 log = logging.getLogger("udf_service.enrichment")
 
@@ -47,12 +54,11 @@ class EnrichmentConfig:
     # Requests in flight per batch: a batch is split into this many parts scored in parallel
     # (each over its own keep-alive connection), which helps when the service has several workers.
     concurrency: int = 1
-    exactly_once: bool = False
+    exactly_once: bool = True
     token: str | None = None
     request_timeout: float = 10.0
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
-    transactional_id: str = "fraud-enrichment-0"
     # The rest of the Kafka connection (security protocol, SASL, CA), as librdkafka names it:
     # fraudctl writes it from the environment's one Kafka model (Settings.kafka.librdkafka).
     kafka: tuple[tuple[str, str], ...] = ()
@@ -76,6 +82,23 @@ STUCK_AFTER_S = 15.0
 
 class ParseError(Exception):
     pass
+
+
+def transactional_id(group_id: str, assignment: list[tuple[str, int]]) -> str:
+    """One producer identity per (group, assigned partitions): stable across restarts of the same
+    instance (so the new producer fences the dead one and aborts its open transaction), distinct
+    between instances of one group (so they never fence each other)."""
+    parts: dict[str, list[int]] = {}
+    for topic, partition in sorted(assignment):
+        parts.setdefault(topic, []).append(partition)
+    return ";".join([group_id, *(f"{t}:{','.join(map(str, ps))}" for t, ps in parts.items())])
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A record the scoring service refused (a 4xx for it alone): dead-lettered with the reason."""
+
+    reason: str
 
 
 def _rfc3339(value: str) -> str:
@@ -109,14 +132,21 @@ def to_request(detection: dict[str, Any]) -> dict[str, Any]:
         raise ParseError(
             f"violates the transaction contract: {'.'.join(map(str, first['loc']))}: {first['msg']}"
         ) from exc
-    return {
-        "transaction": tx,
-        "context": {"rules_fired": [str(detection.get("rule"))] if detection.get("rule") else []},
-    }
+    context = {"rules_fired": [str(detection.get("rule"))] if detection.get("rule") else []}
+    try:
+        DetectionContext.model_validate(context)  # the service's own model: an unknown rule stops here
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ParseError(f"violates the scoring context: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+    return {"transaction": tx, "context": context}
 
 
 class ServiceUnavailable(Exception):
     pass
+
+
+class ServiceRefused(Exception):
+    """A 4xx answer (not 429): the request itself is wrong; retrying it as it is cannot help."""
 
 
 class Enricher:
@@ -129,7 +159,7 @@ class Enricher:
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max(1, config.concurrency), thread_name_prefix="score")
         self.consumer = self._new_consumer()
-        producer_conf: dict[str, str | int | float | bool] = {
+        self._producer_conf: dict[str, str | int | float | bool] = {
             **dict(config.kafka),
             "bootstrap.servers": config.bootstrap,
             "acks": "all",
@@ -137,11 +167,22 @@ class Enricher:
             "linger.ms": 5,
             "partitioner": PARTITIONER,  # alerts are keyed by user, as Java clients place them
         }
-        if config.exactly_once:
-            producer_conf["transactional.id"] = config.transactional_id
-        self.producer = Producer(producer_conf)
-        if config.exactly_once:
-            self.producer.init_transactions(30)
+        # Exactly once: made per assignment (see _transactional); at least once: one, now.
+        self.producer: Producer | None = None if config.exactly_once else Producer(self._producer_conf)
+        self.transactional_id: str | None = None
+
+    def _transactional(self) -> Producer:
+        """The transactional producer of the current assignment (a new one after a rebalance)."""
+        assignment = [(str(tp.topic), int(tp.partition)) for tp in self.consumer.assignment()]
+        wanted = transactional_id(self.config.group_id, assignment)
+        if self.producer is None or wanted != self.transactional_id:
+            if self.producer is not None:
+                self.producer.flush(30)
+            self.producer = Producer({**self._producer_conf, "transactional.id": wanted})
+            self.producer.init_transactions(30)  # fences an earlier producer of these partitions
+            self.transactional_id = wanted
+            log.info("transactional producer %s", wanted)
+        return self.producer
 
     def _new_consumer(self) -> Consumer:
         return Consumer(
@@ -241,10 +282,41 @@ class Enricher:
             except (ValueError, ParseError) as exc:
                 poison.append((msg, str(exc)))
         scores = self._score_until_available([g[2] for g in good]) if good else []
+        for (msg, _detection, _request), score in zip(good, scores, strict=True):
+            if isinstance(score, Refused):
+                poison.append((msg, score.reason))
+        producer = self._transactional() if self.config.exactly_once else self.producer
+        assert producer is not None
         if self.config.exactly_once:
-            self.producer.begin_transaction()
+            producer.begin_transaction()
+        try:
+            self._produce(producer, good, scores, poison)
+            offsets = self._next_offsets(batch)
+            if self.config.exactly_once:
+                producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
+                producer.commit_transaction(60)
+            else:
+                undelivered = producer.flush(60)
+                if undelivered:
+                    raise KafkaException(f"{undelivered} output record(s) not acknowledged; not committing")
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if self.config.exactly_once and getattr(error, "txn_requires_abort", lambda: False)():
+                producer.abort_transaction(30)
+            # Nothing of this batch is committed: the step stops, and its restart (the supervisor
+            # restarts it) reads the batch again from the group's committed offsets.
+            raise
+
+    def _produce(
+        self,
+        producer: Producer,
+        good: list[tuple[Message, dict[str, Any], dict[str, Any]]],
+        scores: list[dict[str, Any] | Refused],
+        poison: list[tuple[Message, str]],
+    ) -> None:
         for msg, reason in poison:
-            self.producer.produce(
+            producer.produce(
                 self.config.dlq_topic,
                 key=msg.key(),
                 value=msg.value(),
@@ -258,23 +330,16 @@ class Enricher:
             )
             self.stats.dead_lettered += 1
         for (msg, detection, _), score in zip(good, scores, strict=True):
+            if isinstance(score, Refused):
+                continue
             alert = {
                 **detection,
                 "risk_score": score["risk_score"],
                 "model_version": score["model_version"],
                 "reasons": score["reasons"],
             }
-            self.producer.produce(self.config.alerts_topic, key=msg.key(), value=json.dumps(alert).encode())
+            producer.produce(self.config.alerts_topic, key=msg.key(), value=json.dumps(alert).encode())
             self.stats.produced += 1
-        offsets = self._next_offsets(batch)
-        if self.config.exactly_once:
-            self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
-            self.producer.commit_transaction(60)
-        else:
-            undelivered = self.producer.flush(60)
-            if undelivered:
-                raise KafkaException(f"{undelivered} output record(s) not acknowledged; not committing")
-            self.consumer.commit(offsets=offsets, asynchronous=False)
 
     @staticmethod
     def _next_offsets(batch: list[Message]) -> list[TopicPartition]:
@@ -284,7 +349,7 @@ class Enricher:
             last[key] = max(last.get(key, -1), int(msg.offset() or 0))
         return [TopicPartition(t, p, o + 1) for (t, p), o in sorted(last.items())]
 
-    def _score_until_available(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _score_until_available(self, items: list[dict[str, Any]]) -> list[dict[str, Any] | Refused]:
         """Calls the service until it answers; consumption is paused in the meantime."""
         delay = self.config.backoff_initial
         paused = False
@@ -306,15 +371,26 @@ class Enricher:
             if paused:
                 self.consumer.resume(self.consumer.assignment())
 
-    def _score(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _score(self, items: list[dict[str, Any]]) -> list[dict[str, Any] | Refused]:
         parts = max(1, min(self.config.concurrency, len(items)))
         if parts == 1:
-            return self._post(self._session(), items)
+            return self._score_part(self._session(), items)
         size = -(-len(items) // parts)
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
         # Scoring is a pure function of its input: if one part fails, the whole batch is retried.
-        results = list(self._pool.map(lambda chunk: self._post(self._session(), chunk), chunks))
+        results = list(self._pool.map(lambda chunk: self._score_part(self._session(), chunk), chunks))
         return [r for part in results for r in part]
+
+    def _score_part(self, http: requests.Session, items: list[dict[str, Any]]) -> list[dict[str, Any] | Refused]:
+        """Scores items; when the service refuses the request (4xx), halves it until the refused
+        records are found alone, so only they are dead-lettered."""
+        try:
+            return list(self._post(http, items))
+        except ServiceRefused as exc:
+            if len(items) == 1:
+                return [Refused(f"scoring service refused the record: {exc}")]
+            half = len(items) // 2
+            return self._score_part(http, items[:half]) + self._score_part(http, items[half:])
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -337,9 +413,11 @@ class Enricher:
             raise ServiceUnavailable(type(exc).__name__) from exc
         if resp.status_code in (429, 502, 503, 504) or resp.status_code >= 500:
             raise ServiceUnavailable(f"HTTP {resp.status_code}")
+        if resp.status_code in (401, 403):
+            # The step's own credentials, not a record: stop (and say so) rather than dead-letter everything.
+            raise RuntimeError(f"scoring service refused the step's token: HTTP {resp.status_code}: {resp.text[:300]}")
         if resp.status_code != 200:
-            # A 4xx for records that passed our own parsing is a contract mismatch: stop, do not drop.
-            raise RuntimeError(f"scoring service refused a batch: HTTP {resp.status_code}: {resp.text[:300]}")
+            raise ServiceRefused(f"HTTP {resp.status_code}: {resp.text[:300]}")
         results = resp.json()["results"]
         if len(results) != len(items):
             raise RuntimeError("scoring service answered a different number of results")
@@ -373,7 +451,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--linger-ms", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=1, help="scoring requests in flight per batch")
-    parser.add_argument("--exactly-once", action="store_true")
+    parser.add_argument(
+        "--at-least-once",
+        action="store_true",
+        help="commit offsets after the outputs are acknowledged instead of one transaction per batch",
+    )
     parser.add_argument(
         "--token",
         required=True,
@@ -400,7 +482,7 @@ def main() -> None:
         batch_size=args.batch_size,
         linger_ms=args.linger_ms,
         concurrency=args.concurrency,
-        exactly_once=args.exactly_once,
+        exactly_once=not args.at_least_once,
         token=resolve(args.token),
         kafka=tuple(kafka),
     )

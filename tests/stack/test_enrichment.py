@@ -109,7 +109,11 @@ def test_scores_flow_and_poison_goes_to_the_dlq(local_stack: Endpoints, tmp_path
     try:
         t = _topics(local_stack.bootstrap)
         good = [json.dumps(_detection(i)).encode() for i in range(40)]
-        bad = [b"{not json", json.dumps({**_detection(99), "amount": -1}).encode()]
+        bad = [
+            b"{not json",
+            json.dumps({**_detection(99), "amount": -1}).encode(),
+            json.dumps({**_detection(98), "rule": "no_such_rule"}).encode(),  # the service would refuse it (4xx)
+        ]
         _produce(
             local_stack.bootstrap,
             t["detections"],
@@ -128,7 +132,7 @@ def test_scores_flow_and_poison_goes_to_the_dlq(local_stack: Endpoints, tmp_path
             token=svc.token,
         )
         stats = Enricher(config).run(max_seconds=60, idle_exit=3)
-        assert stats.consumed == 42 and stats.produced == 40 and stats.dead_lettered == 2
+        assert stats.consumed == 43 and stats.produced == 40 and stats.dead_lettered == 3
         # With several requests in flight a batch is scored in parts; the outputs are the same.
         assert stats.service_calls > stats.batches if concurrency > 1 else stats.service_calls == stats.batches
         alerts = _read_all(local_stack.bootstrap, t["alerts"])
@@ -137,10 +141,13 @@ def test_scores_flow_and_poison_goes_to_the_dlq(local_stack: Endpoints, tmp_path
         dlq = _read_all(local_stack.bootstrap, t["dlq"])
         errors = sorted(h["error"] for _, h in dlq)
         assert errors[0].startswith("Expecting property name") or "JSON" in errors[0] or "Expecting" in errors[0]
-        assert errors[1].startswith("violates the transaction contract: amount: Input should be greater than 0")
+        assert errors[1].startswith(
+            "violates the scoring context: rules_fired: Value error, unknown rule(s) ['no_such_rule']"
+        )
+        assert errors[2].startswith("violates the transaction contract: amount: Input should be greater than 0")
         assert {h["source.topic"] for _, h in dlq} == {t["detections"]}
         assert all(h["source.offset"].isdigit() and h["source.partition"].isdigit() for _, h in dlq)
-        assert _committed(local_stack.bootstrap, config.group_id, t["detections"]) == 42
+        assert _committed(local_stack.bootstrap, config.group_id, t["detections"]) == 43
     finally:
         proc.terminate()
 
@@ -158,7 +165,6 @@ def test_killing_the_service_loses_nothing(local_stack: Endpoints, tmp_path: Pat
         group_id=f"g-{uuid.uuid4().hex[:6]}",
         batch_size=20,
         exactly_once=exactly_once,
-        transactional_id=f"tx-{uuid.uuid4().hex[:6]}",
         backoff_max=1.0,
         token=svc.token,
     )

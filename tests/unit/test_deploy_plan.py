@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from fraudctl.deploy.diff import compute, field_changes
 from fraudctl.deploy.model import Change, FieldChange, Plan, Resource
 
@@ -89,7 +91,6 @@ def test_a_plans_fingerprint_names_its_writes() -> None:
 
 
 def test_a_refusal_is_an_entry_of_the_plan_and_nothing_is_applied() -> None:
-    import pytest
 
     from fraudctl.config.project import load_project
     from fraudctl.deploy.engine import Deployment, PlanNotApplied
@@ -124,3 +125,53 @@ def test_a_flink_change_carries_the_job_it_acts_on() -> None:
     provider.jobs = {JOB: "abc123"}  # what actual() found running
     [change] = provider.plan(provider.desired(), {JOB: R(JOB, sql_checksum="old")}, {JOB}, False)
     assert change.op == REPLACE and change.context == {"job_id": "abc123"}
+
+
+def test_a_replace_killed_after_its_savepoint_is_resumed_from_that_savepoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: an apply killed between stop-with-savepoint and resubmit left no running job, and
+    the next apply created the job without state. The collector finds the stopped job's savepoint
+    (answers of Flink's REST API come from a requests adapter here; the stack suite kills a real
+    apply) and the create carries it."""
+    import json
+
+    import requests
+    from requests.adapters import BaseAdapter
+
+    from fraudctl.deploy.model import CREATE
+    from fraudctl.deploy.providers.flink_jobs import JOB, FlinkJobProvider
+
+    answers = {
+        "/jobs/overview": {
+            "jobs": [
+                {"jid": "old", "name": "fraudctl:e:detections:aaa", "state": "CANCELED", "start-time": 1},
+                {"jid": "stopped", "name": "fraudctl:e:detections:bbb", "state": "FINISHED", "start-time": 2},
+                {"jid": "q", "name": "fraudctl-query:x", "state": "FINISHED", "start-time": 3},
+            ]
+        },
+        "/jobs/stopped/checkpoints": {"latest": {"savepoint": {"external_path": "file:/sp/savepoint-1"}}},
+    }
+
+    class Flink(BaseAdapter):
+        def send(self, request: requests.PreparedRequest, **_kw: object) -> requests.Response:
+            response = requests.Response()
+            response.status_code = 200
+            response._content = json.dumps(answers[request.path_url]).encode()
+            return response
+
+        def close(self) -> None:
+            pass
+
+    context = {"rules": [], "stream": {}}
+    provider = FlinkJobProvider("e", "http://flink.test", "http://gateway.test", "SELECT 1;", context)
+    session = requests.Session()
+    session.mount("http://", Flink())
+    monkeypatch.setattr("fraudctl.deploy.providers.flink_jobs.requests.get", session.get)
+    actual = provider.actual(provider.desired(), {})
+    assert JOB not in actual
+    [change] = provider.plan(provider.desired(), actual, set(), False)
+    assert change.op == CREATE and change.context == {"restore_from": "file:/sp/savepoint-1"}
+    assert "stopped" in change.note
+    # A cancelled job (destroy) is the newest: nothing is restored.
+    answers["/jobs/overview"]["jobs"][0]["start-time"] = 9  # type: ignore[index]
+    [change] = provider.plan(provider.desired(), provider.actual(provider.desired(), {}), set(), False)
+    assert change.op == CREATE and change.context == {}

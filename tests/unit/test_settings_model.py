@@ -127,6 +127,7 @@ def test_flink_sql_carries_exactly_the_java_properties(tmp_path: Path, prod: Set
             break
         props[m.group(1)] = m.group(2).replace("''", "'")
     props.pop("group.id")  # the source's own, after the connection's
+    assert props.pop("isolation.level") == "read_committed"  # the source's too: sinks write transactions
     # Flink's SQL connector relocates the Kafka client: the login module is the relocated class.
     assert props == prod.kafka.java(shaded=FLINK_KAFKA_SHADE)
     assert props["sasl.jaas.config"].startswith(FLINK_KAFKA_SHADE + "org.apache.kafka.common.security.scram.")

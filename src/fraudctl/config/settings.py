@@ -198,6 +198,11 @@ class Topics(_Model):
 class Stream(_Model):
     allowed_lateness: Duration = "5s"
     dedup_window: Duration = "1d"
+    # How the Flink job's Kafka sinks write: exactly once (a transaction per checkpoint: nothing
+    # re-emitted on restore, rows visible to read_committed readers when the checkpoint completes)
+    # or at least once (rows visible at once; a restore re-emits up to a checkpoint interval, which
+    # the sinks absorb by upserting on alert_id).
+    delivery_guarantee: Literal["exactly-once", "at-least-once"] = "exactly-once"
 
 
 class LocalStack(_Model):
@@ -213,6 +218,9 @@ class LocalStack(_Model):
 
 # flink-sql-connector-kafka relocates the Kafka client: JAAS must name the relocated class.
 FLINK_KAFKA_SHADE = "org.apache.flink.kafka.shaded."
+# Flink's exactly-once Kafka sinks hold a transaction open for a checkpoint interval; the client's
+# default (1 h) is refused by brokers at their default transaction.max.timeout.ms (15 min).
+FLINK_TRANSACTION_TIMEOUT_MS = 600_000
 
 _LOGIN_MODULES = {
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",

@@ -3,8 +3,8 @@ with the analysts' verdicts in PostgreSQL (`fraud_alerts.disposition = 'fraud'` 
 transaction's alerts: 1; everything else: 0).
 
 The archive sink writes each Kafka record once, but the topic can hold one transaction twice (a
-producer that sent it again), so rows are de-duplicated by transaction_id. The result is an ordinary labelled CSV, so what was trained on
-can be kept, fingerprinted and trained on again."""
+producer that sent it again), so rows are de-duplicated by transaction_id. The result is an
+ordinary labelled CSV, so what was trained on can be kept, fingerprinted and trained on again."""
 
 from __future__ import annotations
 

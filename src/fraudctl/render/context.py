@@ -68,4 +68,8 @@ def replication_of(env: Settings) -> int:
 
 
 def stream_view(env: Settings) -> dict[str, Any]:
-    return {"allowed_lateness": env.stream.allowed_lateness, "dedup_window": env.stream.dedup_window}
+    return {
+        "allowed_lateness": env.stream.allowed_lateness,
+        "dedup_window": env.stream.dedup_window,
+        "delivery_guarantee": env.stream.delivery_guarantee,
+    }

@@ -91,10 +91,14 @@ def environment(templates: Path) -> jinja2.Environment:
     }
     env.filters.update({name: _strict(fn) for name, fn in filters.items()})
     # Names of the code that templates (and imported macros, which see no render context) use.
-    from fraudctl.config.settings import FLINK_KAFKA_SHADE
+    from fraudctl.config.settings import FLINK_KAFKA_SHADE, FLINK_TRANSACTION_TIMEOUT_MS
     from fraudctl.query.access import QUERY_GROUP_PREFIX
 
-    env.globals.update(FLINK_KAFKA_SHADE=FLINK_KAFKA_SHADE, QUERY_GROUP_PREFIX=QUERY_GROUP_PREFIX)
+    env.globals.update(
+        FLINK_KAFKA_SHADE=FLINK_KAFKA_SHADE,
+        FLINK_TRANSACTION_TIMEOUT_MS=FLINK_TRANSACTION_TIMEOUT_MS,
+        QUERY_GROUP_PREFIX=QUERY_GROUP_PREFIX,
+    )
     return env
 
 

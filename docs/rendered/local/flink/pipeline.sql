@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS transactions (
   'topic' = 'transactions',
   'properties.bootstrap.servers' = '127.0.0.1:9092',
   'properties.group.id' = 'fraud-flink-detections',
+  'properties.isolation.level' = 'read_committed',
   'scan.startup.mode' = 'group-offsets',
   'properties.auto.offset.reset' = 'earliest',
   'format' = 'json',
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS transactions_raw (
   'topic' = 'transactions',
   'properties.bootstrap.servers' = '127.0.0.1:9092',
   'properties.group.id' = 'fraud-flink-detections-raw',
+  'properties.isolation.level' = 'read_committed',
   'scan.startup.mode' = 'group-offsets',
   'properties.auto.offset.reset' = 'earliest',
   'format' = 'raw'
@@ -63,7 +65,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   'topic' = 'dlq-stream',
   'properties.bootstrap.servers' = '127.0.0.1:9092',
   'format' = 'raw',
-  'sink.delivery-guarantee' = 'at-least-once'
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = 'fraudctl-local-fraud-flink-detections-dlq-stream',
+  'properties.transaction.timeout.ms' = '600000'
 );
 
 -- Blacklisted accounts: the compacted topic fed by the CDC source, read as a versioned table.
@@ -97,7 +101,9 @@ CREATE TABLE IF NOT EXISTS late_transactions (
   'topic' = 'late-transactions',
   'properties.bootstrap.servers' = '127.0.0.1:9092',
   'format' = 'json',
-  'sink.delivery-guarantee' = 'at-least-once'
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = 'fraudctl-local-fraud-flink-detections-late-transactions',
+  'properties.transaction.timeout.ms' = '600000'
 );
 
 -- What every rule reads: rows on time, each transaction once (a re-delivered transaction_id is
@@ -148,7 +154,9 @@ CREATE TABLE IF NOT EXISTS detections (
   'topic' = 'detections',
   'properties.bootstrap.servers' = '127.0.0.1:9092',
   'format' = 'json',
-  'sink.delivery-guarantee' = 'at-least-once'
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = 'fraudctl-local-fraud-flink-detections-detections',
+  'properties.transaction.timeout.ms' = '600000'
 );
 INSERT INTO late_transactions
 SELECT transaction_id, user_id, amount, currency, `timestamp`, location,
@@ -356,7 +364,10 @@ CREATE TABLE IF NOT EXISTS user_profiles (
   'topic' = 'user-profiles',
   'properties.bootstrap.servers' = '127.0.0.1:9092',
   'key.format' = 'raw',
-  'value.format' = 'json'
+  'value.format' = 'json',
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = 'fraudctl-local-fraud-flink-detections-user-profiles',
+  'properties.transaction.timeout.ms' = '600000'
 );
 INSERT INTO user_profiles
 SELECT

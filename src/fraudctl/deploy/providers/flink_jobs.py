@@ -55,6 +55,8 @@ class FlinkJobProvider:
         _flatten("stream", context["stream"], spec)
         self.spec = spec
         self.jobs: dict[str, str] = {}  # resource name -> running job id
+        # (job id, savepoint) of a job a replace stopped but never resubmitted, when no job runs.
+        self.interrupted: tuple[str, str] | None = None
         self.writes = 0
 
     def job_name(self, sql_checksum: str) -> str:
@@ -83,7 +85,24 @@ class FlinkJobProvider:
                 spec = {"sql_checksum": running}
             out[name] = Resource(self.kind, name, spec)
             self.jobs[name] = str(job["jid"])
+        self.interrupted = None if JOB in out else self._interrupted_replace(jobs)
         return out
+
+    def _interrupted_replace(self, jobs: list[dict[str, Any]]) -> tuple[str, str] | None:
+        """A replace stops the job with a savepoint, then submits the new one from it. When the
+        apply died in between, the environment's newest job is FINISHED (only stop-with-savepoint
+        finishes a streaming job) with a savepoint: the next create restores from it, or every
+        rule's state would be lost. A cancelled job (destroy) is not restored from."""
+        ours = [j for j in jobs if str(j["name"]).startswith(f"fraudctl:{self.env_name}:{JOB}:")]
+        if not ours:
+            return None
+        newest = max(ours, key=lambda j: int(j.get("start-time", 0)))
+        if newest["state"] != "FINISHED":
+            return None
+        resp = requests.get(f"{self.rest}/jobs/{newest['jid']}/checkpoints", timeout=15)
+        savepoint = (resp.json().get("latest") or {}).get("savepoint") or {} if resp.ok else {}
+        path = savepoint.get("external_path")
+        return (str(newest["jid"]), str(path)) if path else None
 
     def plan(
         self, desired: dict[str, Resource], actual: dict[str, Resource], managed: set[str], prune: bool
@@ -95,7 +114,11 @@ class FlinkJobProvider:
         out = []
         for c in changes:
             live = {"job_id": self.jobs[c.name]} if c.name in self.jobs else {}  # the running job it acts on
-            if c.op == UPDATE:
+            if c.op == CREATE and c.name == JOB and self.interrupted:
+                stopped, savepoint = self.interrupted
+                note = f"restores from the savepoint of job {stopped}, stopped by a replace that never resubmitted"
+                c = Change(c.kind, c.name, CREATE, c.fields, note, c.desired, context={"restore_from": savepoint})
+            elif c.op == UPDATE:
                 c = Change(c.kind, c.name, REPLACE, c.fields, REPLACE_NOTE, c.desired, context=live)
             elif c.op == DELETE and c.name != JOB:
                 c = Change(c.kind, c.name, DELETE, (), "leftover job of an interrupted apply", c.desired, context=live)
@@ -108,7 +131,7 @@ class FlinkJobProvider:
 
     def apply(self, change: Change) -> None:
         if change.op == CREATE:
-            self.jobs[change.name] = self._submit(None)
+            self.jobs[change.name] = self._submit(change.context.get("restore_from"))
         elif change.op == REPLACE:
             savepoint = self._stop_with_savepoint(str(change.context["job_id"]))
             self.jobs[change.name] = self._submit(savepoint)

@@ -31,6 +31,7 @@ SERVICES = {
     "flink-sql-gateway",
     "scoring",
     "enrichment",
+    "supervisor",
 }
 # Started only from an installation named by KSQLDB_HOME; otherwise listed as "not configured".
 KSQLDB_CONFIGURED = ksqldb_home()[0] is not None

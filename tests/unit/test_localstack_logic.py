@@ -218,3 +218,42 @@ def test_status_and_down_change_nothing_on_the_host(tmp_path: Path, monkeypatch:
     assert set(states.values()) <= {"down", "not configured"}
     assert stack.down(env, layout, lambda *a: None) == []
     assert not (tmp_path / ".local").exists() and calls == []
+
+
+def test_the_supervisor_restarts_a_killed_service_and_records_it(tmp_path: Path) -> None:
+    """Real processes (`sleep`), no stack: a service killed with SIGKILL is started again, and the
+    restart is recorded where `local status` reads it."""
+    import os
+    import signal
+    import threading
+
+    from fraudctl.localstack.health import Health
+    from fraudctl.localstack.layout import Layout
+    from fraudctl.localstack.supervisor import Supervisor, read_restarts
+
+    layout = Layout(tmp_path / ".local")
+    layout.ensure()
+    spec = ProcessSpec("worker", ["sleep", "60"], layout.logs / "worker.log", layout.root)
+    svc = Service(
+        name="worker",
+        ports=(),
+        spec=lambda: spec,
+        check=lambda: Health(process.running_pid(layout.run, "worker") is not None, "sleeping"),
+        start_timeout=10,
+    )
+    first = process.spawn(spec, layout.run)
+    supervisor = Supervisor([svc], layout)
+    runner = threading.Thread(target=supervisor.run, daemon=True)
+    runner.start()
+    try:
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while not read_restarts(layout) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [restart] = read_restarts(layout)
+        assert restart.service == "worker" and restart.pid != first and restart.healthy_after_s is not None
+        assert process.running_pid(layout.run, "worker") == restart.pid
+    finally:
+        supervisor.stop()
+        runner.join(10)
+        process.stop(layout.run, "worker")

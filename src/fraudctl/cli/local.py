@@ -107,7 +107,7 @@ def status(output: str) -> None:
     if output == "json":
         emit_json({"ok": all_up, "services": [r.to_json() for r in results]})
     else:
-        table = Table("service", "state", "pid", "ports", "health", "log")
+        table = Table("service", "state", "pid", "ports", "health", "restarted", "log")
         for r in results:
             colour = "green" if r.state == "up" else "red"
             table.add_row(
@@ -116,6 +116,7 @@ def status(output: str) -> None:
                 str(r.pid or "-"),
                 ",".join(map(str, r.ports)) or "-",
                 r.detail,
+                f"{r.restarts}x, last {r.last_restart}" if r.restarts else "-",
                 r.log,
             )
         out_console.print(table)

@@ -47,7 +47,9 @@ def running_pid(run_dir: Path, name: str) -> int | None:
         pid = int(pid_text)
     except (OSError, ValueError):
         return None
-    if _start_ticks(pid) != ticks:
+    if _start_ticks(pid) != ticks or exited(pid):
+        # Gone, recycled, or a zombie (dead; our own child not reaped yet, for example one the
+        # supervisor restarted): not running.
         path.unlink(missing_ok=True)
         return None
     return pid

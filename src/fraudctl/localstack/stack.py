@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from fraudctl.config.environment import Environment
@@ -29,6 +29,9 @@ class ServiceStatus:
     log: str
     seconds: float | None = None
     started: bool = False  # started by this call (False: it was already running)
+    # Restarts by the supervisor since it started (localstack/supervisor.py), and the last one's time.
+    restarts: int = 0
+    last_restart: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -189,6 +192,19 @@ def down(env: Environment, layout: Layout, progress: Progress, purge: bool = Fal
 
 
 def status(env: Environment, layout: Layout) -> list[ServiceStatus]:
+    from fraudctl.localstack.supervisor import read_restarts
+
+    restarts: dict[str, list[str]] = {}
+    for r in read_restarts(layout):
+        restarts.setdefault(r.service, []).append(r.at)
+    return [
+        replace(s, restarts=len(times), last_restart=times[-1] if times else None)
+        for s in _status(env, layout)
+        for times in [restarts.get(s.name, [])]
+    ]
+
+
+def _status(env: Environment, layout: Layout) -> list[ServiceStatus]:
     out: list[ServiceStatus] = []
     for svc in _services(env, layout):
         log = str(layout.logs / f"{svc.name}.log")

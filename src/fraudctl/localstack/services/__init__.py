@@ -28,6 +28,7 @@ __all__ = [
     "STACK_USER",
     "Service",
     "StackContext",
+    "SUPERVISOR",
     "StackError",
     "build_services",
     "ensure_stack_user",
@@ -40,7 +41,7 @@ __all__ = [
 def build_services(env: Environment, layout: Layout, secrets: Mapping[str, str], user: str | None) -> list[Service]:
     """Every service's spec. Building them has no side effect (`prepare` runs only on `up`)."""
     ctx = StackContext(env, layout, secrets, user, java_home())
-    return [
+    services = [
         kafka.service(ctx),
         postgres.service(ctx),
         search.service(ctx),
@@ -50,3 +51,42 @@ def build_services(env: Environment, layout: Layout, secrets: Mapping[str, str],
         *scoring.services(ctx),
         ksqldb.service(ctx),
     ]
+    return [*services, supervisor_service(env, layout, services)]
+
+
+SUPERVISOR = "supervisor"
+
+
+def supervisor_service(env: Environment, layout: Layout, others: list[Service]) -> Service:
+    """The supervisor (localstack/supervisor.py) as a service of its own: started after every
+    other one, so `down` (reverse order) stops it first and it never restarts what is stopped."""
+    import sys
+
+    from fraudctl.localstack import health
+    from fraudctl.localstack.process import ProcessSpec, running_pid
+
+    def running() -> health.Health:
+        pid = running_pid(layout.run, SUPERVISOR)
+        return health.Health(pid is not None, f"watching (pid {pid})" if pid else "not running")
+
+    return Service(
+        name=SUPERVISOR,
+        ports=(),
+        spec=lambda: ProcessSpec(
+            SUPERVISOR,
+            [
+                sys.executable,
+                "-m",
+                "fraudctl.localstack.supervisor",
+                "--env",
+                env.name,
+                "--state-dir",
+                str(layout.root),
+            ],
+            layout.logs / f"{SUPERVISOR}.log",
+            layout.root,
+        ),
+        check=running,
+        after=tuple(s.name for s in others),
+        start_timeout=30,
+    )

@@ -211,6 +211,10 @@ class LocalStack(_Model):
     kafka_controller_port: int
     search_transport_port: int
     flink_rpc_port: int
+    # The object store and the search cluster listen here; their endpoints above are fault-injection
+    # proxies in front of them (localstack/faultproxy.py), so a test can make them unreachable.
+    s3_backend_port: int
+    search_backend_port: int
     heap_mb: dict[str, Annotated[int, Field(ge=64)]] = {}
 
 

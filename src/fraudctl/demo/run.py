@@ -6,6 +6,7 @@ long-lived stack never count each other's records."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,12 +54,28 @@ class Observer:
 
 
 @dataclass
+class Evidence:
+    """What a run produced and what each place holds, as id sets, for exact comparisons."""
+
+    sent: frozenset[str] = frozenset()  # transaction ids acknowledged by Kafka
+    alerts: frozenset[str] = frozenset()  # alert ids seen on fraud-alerts (read_committed)
+    injected: frozenset[str] = frozenset()  # transaction ids of the injected fraud stories
+    sinks: dict[str, sinks.SinkCount] = field(default_factory=dict)
+
+
+@dataclass
 class Run:
     project: Project
     env_name: str
     options: RunOptions
     observer: Observer = field(default_factory=Observer)
     run_id: str = field(default_factory=lambda: "demo" + datetime.now(UTC).strftime("%Y%m%dt%H%M%S"))
+    # Called once, in its own thread, when half the traffic is sent (the fault suite injects its
+    # fault there); the run waits for it before checking the sinks.
+    midway: Callable[[], None] | None = None
+    evidence: Evidence = field(default_factory=Evidence)
+    _midway: threading.Thread | None = field(default=None, init=False, repr=False)
+    _last_counts: dict[str, sinks.SinkCount] = field(default_factory=dict, init=False, repr=False)
 
     def execute(self) -> dict[str, Any]:
         env = env_view(self.project, self.env_name)
@@ -91,9 +108,17 @@ class Run:
             alerts_watch.close()
         if sender.error is not None:
             raise DemoError(f"sending traffic failed: {sender.error}")
+        if self._midway is not None:
+            self._midway.join()
         summary = score(traffic, seen, sender.stats.sent_at)
         summary["seconds_behind_schedule_max"] = round(sender.stats.behind_s, 2)
         summary["sinks"] = self._sink_counts(env, targets, summary, began)
+        self.evidence = Evidence(
+            sent=frozenset(sender.stats.sent_at),
+            alerts=frozenset(a.alert_id for a in seen),
+            injected=frozenset(traffic.injected_ids),
+            sinks=self._last_counts,
+        )
         summary["ok"] = (
             summary["rule_based_caught"] == summary["rule_based_injected"]
             and all(not c.get("error") for c in summary["sinks"].values())
@@ -135,7 +160,12 @@ class Run:
         prefix = traffic.run_id + "-"
         done_sending_at: float | None = None
         last_tick = 0.0
+        self._midway = None
         while True:
+            if self.midway is not None and self._midway is None and sender.stats.sent * 2 >= len(traffic.planned):
+                self.observer.on_step("half the traffic is sent: running the midway action")
+                self._midway = threading.Thread(target=self.midway, name="midway", daemon=True)
+                self._midway.start()
             for _key, value in watch.poll(0.25):
                 if not value or not str(value.get("transaction_id", "")).startswith(prefix):
                     continue
@@ -151,7 +181,7 @@ class Run:
             if now - last_tick >= 0.5:
                 self.observer.on_tick(sender.stats, len(seen))
                 last_tick = now
-            if not sender.is_alive():
+            if not sender.is_alive() and (self._midway is None or not self._midway.is_alive()):
                 if done_sending_at is None:
                     done_sending_at = now
                     self.observer.on_step(f"all {sender.stats.sent} transactions sent; waiting for outstanding alerts")
@@ -194,6 +224,7 @@ class Run:
                 and counts["compliance"].distinct >= want_alerts
             )
             if complete or time.monotonic() >= deadline:
+                self._last_counts = counts
                 return {name: c.to_json() for name, c in counts.items()}
             self.observer.on_step("  sinks so far: " + ", ".join(f"{name} {c.distinct}" for name, c in counts.items()))
             time.sleep(3)

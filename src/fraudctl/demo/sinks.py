@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,8 @@ class SinkCount:
     records: int  # rows / documents / archived lines for the run
     distinct: int  # distinct ids among them (alert_id, or transaction_id for the archive)
     error: str = ""
+    # The distinct ids themselves, for exact comparisons (produced vs stored); not in the JSON.
+    ids: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"records": self.records, "distinct": self.distinct}
@@ -35,14 +37,14 @@ class SinkCount:
 def postgres_alerts(env: Settings, table: str, run_id: str) -> SinkCount:
     try:
         with psycopg.connect(conninfo(env, "fraudctl demo")) as conn:
-            row = conn.execute(
-                f"SELECT count(*), count(DISTINCT alert_id) FROM {table} WHERE transaction_id LIKE %s",  # noqa: S608
+            rows = conn.execute(
+                f"SELECT alert_id FROM {table} WHERE transaction_id LIKE %s",  # noqa: S608
                 (run_id + "-%",),
-            ).fetchone()
+            ).fetchall()
     except psycopg.Error as exc:
         return SinkCount("postgres", 0, 0, f"{type(exc).__name__}: {exc}".strip())
-    assert row is not None
-    return SinkCount("postgres", int(row[0]), int(row[1]))
+    ids = frozenset(str(r[0]) for r in rows)
+    return SinkCount("postgres", len(rows), len(ids), ids=ids)
 
 
 def search_alerts(env: Settings, index: str, run_id: str) -> SinkCount:
@@ -50,12 +52,11 @@ def search_alerts(env: Settings, index: str, run_id: str) -> SinkCount:
     try:
         requests.post(f"{url}/{index}/_refresh", auth=auth, timeout=30)
         tx_field = _exact_field(url, auth, index, "transaction_id")
-        id_field = _exact_field(url, auth, index, "alert_id")
         query = {
             "query": {"prefix": {tx_field: run_id + "-"}},
-            "size": 0,
+            "size": 10_000,  # the index's result window; a run holds far fewer alerts
+            "_source": ["alert_id"],
             "track_total_hits": True,
-            "aggs": {"ids": {"cardinality": {"field": id_field, "precision_threshold": 40000}}},
         }
         resp = requests.post(f"{url}/{index}/_search", json=query, auth=auth, timeout=30)
     except requests.RequestException as exc:
@@ -65,7 +66,8 @@ def search_alerts(env: Settings, index: str, run_id: str) -> SinkCount:
     if resp.status_code != 200:
         return SinkCount("search", 0, 0, f"HTTP {resp.status_code}: {resp.text[:200]}")
     body = resp.json()
-    return SinkCount("search", int(body["hits"]["total"]["value"]), int(body["aggregations"]["ids"]["value"]))
+    ids = frozenset(str(h["_source"].get("alert_id")) for h in body["hits"]["hits"])
+    return SinkCount("search", int(body["hits"]["total"]["value"]), len(ids), ids=ids)
 
 
 def _exact_field(url: str, auth: tuple[str, str] | None, index: str, name: str) -> str:
@@ -112,5 +114,5 @@ def archived(
                             ids[str(record.get(id_field))] += 1
             day += timedelta(days=1)
     except Exception as exc:  # noqa: BLE001 - botocore raises many kinds; the summary shows which
-        return SinkCount(sink, sum(ids.values()), len(ids), f"{type(exc).__name__}: {exc}")
-    return SinkCount(sink, sum(ids.values()), len(ids))
+        return SinkCount(sink, sum(ids.values()), len(ids), f"{type(exc).__name__}: {exc}", frozenset(ids))
+    return SinkCount(sink, sum(ids.values()), len(ids), ids=frozenset(ids))

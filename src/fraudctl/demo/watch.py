@@ -12,7 +12,16 @@ from confluent_kafka import Consumer, TopicPartition
 
 class TopicWatcher:
     def __init__(self, kafka: dict[str, str | int | float | bool], topic: str) -> None:
-        self.consumer = Consumer({**kafka, "group.id": f"fraudctl-watch-{time.time_ns()}", "enable.auto.commit": False})
+        self.consumer = Consumer(
+            {
+                **kafka,
+                "group.id": f"fraudctl-watch-{time.time_ns()}",
+                "enable.auto.commit": False,
+                # The enrichment step and the Flink job write in transactions: only committed
+                # records are what the sinks will hold.
+                "isolation.level": "read_committed",
+            }
+        )
         metadata = self.consumer.list_topics(topic, timeout=10).topics[topic]
         if metadata.error is not None:
             raise RuntimeError(f"topic {topic!r}: {metadata.error.str()} (is the environment applied?)")

@@ -1,5 +1,7 @@
 """Elasticsearch: one node from the unpacked distribution, with its own config folder (the
-distribution's stays pristine), run as the stack user when fraudctl runs as root."""
+distribution's stays pristine), run as the stack user when fraudctl runs as root. Its HTTP port is
+`local_stack.search_backend_port`; clients reach it through the fault-injection proxy on
+`search.url`."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import requests
 
 from fraudctl.localstack import health
 from fraudctl.localstack.process import ProcessSpec
+from fraudctl.localstack.services import proxy
 from fraudctl.localstack.services.base import HOST, Service, StackContext, chown_tree, make_traversable
 
 
@@ -17,9 +20,9 @@ def _green_or_yellow(r: requests.Response) -> str | None:
     return None if status in ("green", "yellow") else f"status {status}"
 
 
-def service(ctx: StackContext) -> Service:
+def services(ctx: StackContext) -> list[Service]:
     layout, user = ctx.layout, ctx.user
-    port = ctx.env.port_of("search.url")
+    port = ctx.local.search_backend_port
     transport = ctx.local.search_transport_port
     home = layout.elasticsearch_home
     data, logs, tmp, conf = (
@@ -49,7 +52,7 @@ def service(ctx: StackContext) -> Service:
         for d in (data, logs, tmp, conf):
             chown_tree(d, user)
 
-    return Service(
+    server = Service(
         name="search",
         ports=(port, transport),
         prepare=prepare,
@@ -70,3 +73,4 @@ def service(ctx: StackContext) -> Service:
         start_timeout=180,
         requires=(home,),
     )
+    return [server, proxy.service(ctx, "search", ctx.env.port_of("search.url"), port)]

@@ -203,6 +203,9 @@ class Stream(_Model):
     # or at least once (rows visible at once; a restore re-emits up to a checkpoint interval, which
     # the sinks absorb by upserting on alert_id).
     delivery_guarantee: Literal["exactly-once", "at-least-once"] = "exactly-once"
+    # How often the Flink job checkpoints its state: what a restore replays from, and (exactly
+    # once) how long a detection waits before readers see it.
+    checkpoint_interval: Duration = "10s"
 
 
 class LocalStack(_Model):

@@ -72,4 +72,5 @@ def stream_view(env: Settings) -> dict[str, Any]:
         "allowed_lateness": env.stream.allowed_lateness,
         "dedup_window": env.stream.dedup_window,
         "delivery_guarantee": env.stream.delivery_guarantee,
+        "checkpoint_interval": env.stream.checkpoint_interval,
     }

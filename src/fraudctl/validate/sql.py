@@ -45,6 +45,8 @@ def split(sql: str) -> tuple[list[Statement], str | None]:
             chunk = sql[i : n if end < 0 else end + 2]
             line += chunk.count("\n")
             i = n if end < 0 else end + 2
+            if chunk.startswith("/*+"):
+                buf.append(chunk)  # a table hint (/*+ OPTIONS(...) */) is part of the statement
             continue
         elif ch in ("'", "`", '"'):
             quote = ch

@@ -166,7 +166,7 @@ WHERE rejection IS NULL AND event_time <= CURRENT_WATERMARK(event_time);
 
 -- Dead letters: parsed records that break the contract (what was read, as JSON), and records
 -- that are not a JSON object at all (the original text).
-INSERT INTO dead_letters
+INSERT INTO dead_letters /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-dlq-stream-contract') */
 SELECT
     JSON_OBJECT(
         'transaction_id' VALUE transaction_id,
@@ -193,7 +193,7 @@ SELECT
 FROM transactions_checked
 WHERE rejection IS NOT NULL;
 
-INSERT INTO dead_letters
+INSERT INTO dead_letters /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-dlq-stream-unparsed') */
 SELECT
     COALESCE(payload, ''),
     MAP[
@@ -207,7 +207,7 @@ FROM transactions_raw
 WHERE payload IS NULL OR NOT (payload IS JSON OBJECT);
 
 -- FR-001 rapid_burst: at least 5 transactions by one user within 60s (sliding, per row).
-INSERT INTO detections
+INSERT INTO detections /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-detections-rapid_burst') */
 SELECT
     CONCAT('rapid_burst', ':', t.transaction_id) AS alert_id,
     'rapid_burst' AS rule,
@@ -235,7 +235,7 @@ WHERE t.txn_count >= 5;
 
 -- FR-002 location_mismatch: two transactions of one user in different locations within 10m;
 -- with coordinates on both, only when the implied speed exceeds 900 km/h.
-INSERT INTO detections
+INSERT INTO detections /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-detections-location_mismatch') */
 SELECT
     CONCAT('location_mismatch', ':', transaction_id) AS alert_id,
     'location_mismatch' AS rule,
@@ -268,7 +268,7 @@ MATCH_RECOGNIZE (
 
 
 -- FR-003 high_value: amount above 1000, or above 5x the user's average over 30d.
-INSERT INTO detections
+INSERT INTO detections /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-detections-high_value') */
 SELECT
     CONCAT('high_value', ':', t.transaction_id) AS alert_id,
     'high_value' AS rule,
@@ -296,7 +296,7 @@ WHERE t.amount > 1000
 
 
 -- FR-004 blacklisted_account: the user is on the blacklist as of the transaction's event time.
-INSERT INTO detections
+INSERT INTO detections /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-detections-blacklisted_account') */
 SELECT
     CONCAT('blacklisted_account', ':', t.transaction_id) AS alert_id,
     'blacklisted_account' AS rule,
@@ -317,7 +317,7 @@ JOIN blacklist FOR SYSTEM_TIME AS OF t.event_time AS b
 
 
 -- FR-005 new_device: a device the user has not used within 30d, on an amount of at least 200.
-INSERT INTO detections
+INSERT INTO detections /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-detections-new_device') */
 SELECT
     CONCAT('new_device', ':', t.transaction_id) AS alert_id,
     'new_device' AS rule,

@@ -49,7 +49,9 @@ class FlinkJobProvider:
         self.rest = rest_url.rstrip("/")
         self.gateway = gateway_url
         self.sql = sql
-        self.sql_checksum = checksum(sql)
+        self.checkpoint_interval = context["stream"].get("checkpoint_interval")
+        # What the job is: its SQL and the settings it is submitted with (the name carries it).
+        self.sql_checksum = checksum(sql if not self.checkpoint_interval else [sql, self.checkpoint_interval])
         spec: dict[str, Any] = {"sql_checksum": self.sql_checksum}
         _flatten("rules", {r["name"]: r["params"] for r in context["rules"]}, spec)
         _flatten("stream", context["stream"], spec)
@@ -141,6 +143,8 @@ class FlinkJobProvider:
 
     def _submit(self, savepoint: str | None) -> str:
         props = {"table.local-time-zone": "UTC", "pipeline.name": self.job_name(self.sql_checksum)}
+        if self.checkpoint_interval:
+            props["execution.checkpointing.interval"] = str(self.checkpoint_interval)
         if savepoint:
             # Flink 2 names. Skipping unclaimed state lets an added or removed statement restore: the
             # operators that no longer exist drop their state, new ones start empty.

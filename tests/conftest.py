@@ -70,8 +70,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if reason and item.get_closest_marker("ksqldb"):
             item.add_marker(pytest.mark.skip(reason=reason))
-    # Tests marked `last` (stopping the stack) run after everything else.
-    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+    # The fault suite runs after the other stack tests (a fault it fails to recover from must not
+    # take them down); tests marked `last` (stopping the stack) run after everything else.
+    items.sort(
+        key=lambda item: (item.get_closest_marker("last") is not None, item.get_closest_marker("faults") is not None)
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

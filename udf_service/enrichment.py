@@ -20,11 +20,14 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,6 +62,10 @@ class EnrichmentConfig:
     request_timeout: float = 10.0
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
+    # The process exits when writing a batch hangs this long (librdkafka's transactional calls can
+    # outlive their timeouts after a broker restart); its supervisor restarts it, the new producer
+    # fences the old one, and the batch is read again. None: never (the step runs inside a test).
+    hang_exit_s: float | None = None
     # The rest of the Kafka connection (security protocol, SASL, CA), as librdkafka names it:
     # fraudctl writes it from the environment's one Kafka model (Settings.kafka.librdkafka).
     kafka: tuple[tuple[str, str], ...] = ()
@@ -141,6 +148,26 @@ def to_request(detection: dict[str, Any]) -> dict[str, Any]:
     return {"transaction": tx, "context": context}
 
 
+@contextlib.contextmanager
+def _deadline(seconds: float | None, what: str) -> Iterator[None]:
+    if seconds is None:
+        yield
+        return
+
+    def hung() -> None:
+        log.error("%s hung for %.0f s: exiting so the supervisor restarts the step", what, seconds)
+        logging.shutdown()
+        os._exit(3)
+
+    timer = threading.Timer(seconds, hung)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 class ServiceUnavailable(Exception):
     pass
 
@@ -170,6 +197,7 @@ class Enricher:
         # Exactly once: made per assignment (see _transactional); at least once: one, now.
         self.producer: Producer | None = None if config.exactly_once else Producer(self._producer_conf)
         self.transactional_id: str | None = None
+        self._ends: dict[tuple[str, int], tuple[int, int]] = {}  # (position, end) at the last idle check
 
     def _transactional(self) -> Producer:
         """The transactional producer of the current assignment (a new one after a rebalance)."""
@@ -203,20 +231,30 @@ class Enricher:
     def _stuck(self) -> str | None:
         """Why the consumer receives nothing although its topic has records for it, if it does.
         Happens when the source topic is deleted and re-created (a redeploy): the client keeps
-        fetching the old topic's partitions and offsets."""
+        fetching the old topic's partitions and offsets. Transaction markers take offsets too, so
+        "records after the position" alone proves nothing: stuck is the end moving by a record and
+        its marker or more between two checks while the position stays."""
         assignment = self.consumer.assignment()
         if not assignment:
             return None
+        reason = None
+        seen: dict[tuple[str, int], tuple[int, int]] = {}
         for tp in self.consumer.position(assignment):
+            key = (str(tp.topic), int(tp.partition))
             try:
                 _low, high = self.consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
             except KafkaException as exc:  # the partition is gone (topic deleted) or the broker is away
                 return f"{tp.topic}[{tp.partition}]: {exc.args[0].str() if exc.args else exc}"
+            seen[key] = (tp.offset, high)
+            before = self._ends.get(key)
             if tp.offset >= 0 and tp.offset > high:
-                return f"{tp.topic}[{tp.partition}] position {tp.offset} is beyond its end {high}"
-            if high > max(tp.offset, 0):
-                return f"{tp.topic}[{tp.partition}] has records up to {high} but nothing arrives at {tp.offset}"
-        return None
+                reason = reason or f"{tp.topic}[{tp.partition}] position {tp.offset} is beyond its end {high}"
+            elif before is not None and before[0] == tp.offset and high >= before[1] + 2:
+                reason = reason or (
+                    f"{tp.topic}[{tp.partition}] grew from {before[1]} to {high} but nothing arrived at {tp.offset}"
+                )
+        self._ends = {} if reason else seen
+        return reason
 
     def run(self, max_seconds: float | None = None, idle_exit: float | None = None) -> Stats:
         self.consumer.subscribe([self.config.source_topic])
@@ -262,8 +300,13 @@ class Enricher:
                 if error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
                     log.info("waiting for topic %s to exist (not deployed yet)", self.config.source_topic)
                     time.sleep(1)
-                elif error.code() != KafkaError._PARTITION_EOF:
+                elif error.fatal():
                     raise KafkaException(error)
+                elif error.code() != KafkaError._PARTITION_EOF:
+                    # The broker is away or restarting (transport errors): the client reconnects by
+                    # itself, and nothing was consumed that is not committed yet.
+                    log.warning("consumer: %s (the client retries)", error.str())
+                    time.sleep(0.5)
                 continue
             out.append(msg)
         return out
@@ -285,6 +328,16 @@ class Enricher:
         for (msg, _detection, _request), score in zip(good, scores, strict=True):
             if isinstance(score, Refused):
                 poison.append((msg, score.reason))
+        with _deadline(self.config.hang_exit_s, "writing the batch and committing its offsets"):
+            self._write(batch, good, scores, poison)
+
+    def _write(
+        self,
+        batch: list[Message],
+        good: list[tuple[Message, dict[str, Any], dict[str, Any]]],
+        scores: list[dict[str, Any] | Refused],
+        poison: list[tuple[Message, str]],
+    ) -> None:
         producer = self._transactional() if self.config.exactly_once else self.producer
         assert producer is not None
         if self.config.exactly_once:
@@ -485,6 +538,7 @@ def main() -> None:
         exactly_once=not args.at_least_once,
         token=resolve(args.token),
         kafka=tuple(kafka),
+        hang_exit_s=180.0,
     )
     enricher = Enricher(config)
     signal.signal(signal.SIGTERM, enricher.stop)  # finish the batch in hand, commit it, leave the group

@@ -120,3 +120,41 @@ def test_unwritable_record_goes_to_the_dlq_and_connectors_keep_running(applied: 
     for name in ALERT_SINKS:
         status = requests.get(f"{applied.connect_url}/connectors/{name}/status", timeout=10).json()
         assert [t["state"] for t in status["tasks"]] == ["RUNNING"]
+
+
+def test_an_alert_missing_a_not_null_column_is_dead_lettered_and_the_next_one_written(applied: Endpoints) -> None:
+    """Issue 15: an alert without `rule` (NOT NULL in fraud_alerts) failed the PostgreSQL sink's
+    task on the insert. Now the sink's SMT dead-letters it, naming the field, and a valid control
+    alert sent after it reaches the table."""
+    consumer = Consumer({"bootstrap.servers": applied.bootstrap, "group.id": f"dlq-{uuid.uuid4().hex}"})
+    start = consumer.get_watermark_offsets(TopicPartition("dlq-sinks", 0), timeout=10)[1]
+    run = uuid.uuid4().hex[:8]
+    bad = {**_alert(f"high_value:nn-{run}", 0.5), "rule": None}
+    control = _alert(f"high_value:ok-{run}", 0.5)
+    _send(applied.bootstrap, json.dumps(bad).encode())
+    _send(applied.bootstrap, json.dumps(control).encode())
+    consumer.assign([TopicPartition("dlq-sinks", 0, start)])
+    reason: dict[str, str] = {}
+
+    def dead_lettered() -> bool:
+        msg = consumer.poll(0.5)
+        if msg is not None and not msg.error() and f"nn-{run}".encode() in (msg.value() or b""):
+            headers = {k: (v or b"").decode(errors="replace") for k, v in (msg.headers() or [])}
+            if headers.get("__connect.errors.connector.name") == "alerts-postgres":
+                reason.update(headers)
+        return bool(reason)
+
+    try:
+        _wait(dead_lettered)
+    finally:
+        consumer.close()
+    assert "field 'rule' is required" in reason["__connect.errors.exception.message"]
+
+    def written() -> bool:
+        with psycopg.connect(applied.pg_conninfo) as conn:
+            row = conn.execute("SELECT count(*) FROM fraud_alerts WHERE alert_id = %s", (control["alert_id"],))
+            return row.fetchone() == (1,)
+
+    _wait(written)
+    status = requests.get(f"{applied.connect_url}/connectors/alerts-postgres/status", timeout=10).json()
+    assert [t["state"] for t in status["tasks"]] == ["RUNNING"]

@@ -62,9 +62,10 @@ class EnrichmentConfig:
     request_timeout: float = 10.0
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
-    # The process exits when writing a batch hangs this long (librdkafka's transactional calls can
-    # outlive their timeouts after a broker restart); its supervisor restarts it, the new producer
-    # fences the old one, and the batch is read again. None: never (the step runs inside a test).
+    # The process exits when writing a batch hangs this long: librdkafka's send_offsets_to_transaction
+    # ignores its timeout while the group coordinator is down (confluentinc/librdkafka#5456, #5511;
+    # seen here after every broker kill). Its supervisor restarts it, the new producer fences the
+    # old one, and the batch is read again. None: never (the step runs inside a test).
     hang_exit_s: float | None = None
     # The rest of the Kafka connection (security protocol, SASL, CA), as librdkafka names it:
     # fraudctl writes it from the environment's one Kafka model (Settings.kafka.librdkafka).
@@ -198,6 +199,7 @@ class Enricher:
         self.producer: Producer | None = None if config.exactly_once else Producer(self._producer_conf)
         self.transactional_id: str | None = None
         self._ends: dict[tuple[str, int], tuple[int, int]] = {}  # (position, end) at the last idle check
+        self._failing: set[tuple[str, int]] = set()  # partitions whose end could not be read last time
 
     def _transactional(self) -> Producer:
         """The transactional producer of the current assignment (a new one after a rebalance)."""
@@ -222,6 +224,10 @@ class Enricher:
                 "auto.offset.reset": "earliest",
                 "isolation.level": "read_committed",
                 "max.poll.interval.ms": 300_000,
+                # A step that died is noticed by the group in 10 s (not the default 45 s), so the
+                # one the supervisor restarts gets its partitions back that much sooner.
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 3_000,
             }
         )
 
@@ -244,7 +250,14 @@ class Enricher:
             try:
                 _low, high = self.consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
             except KafkaException as exc:  # the partition is gone (topic deleted) or the broker is away
-                return f"{tp.topic}[{tp.partition}]: {exc.args[0].str() if exc.args else exc}"
+                # Only when it lasts: during a broker restart the client's metadata is briefly gone too.
+                failing = f"{tp.topic}[{tp.partition}]: {exc.args[0].str() if exc.args else exc}"
+                if key in self._failing:
+                    self._failing.clear()
+                    return failing
+                self._failing.add(key)
+                continue
+            self._failing.discard(key)
             seen[key] = (tp.offset, high)
             before = self._ends.get(key)
             if tp.offset >= 0 and tp.offset > high:
@@ -282,6 +295,10 @@ class Enricher:
                         self.consumer.close()
                         self.consumer = self._new_consumer()
                         self.consumer.subscribe([self.config.source_topic])
+                        if self.config.exactly_once:
+                            # A new consumer is a new group member: a new transactional producer
+                            # goes with it (it fences the old one, which holds no open transaction).
+                            self.producer, self.transactional_id = None, None
         finally:
             self.consumer.close()  # after the last commit; leaves the group cleanly
         return self.stats
@@ -538,7 +555,7 @@ def main() -> None:
         exactly_once=not args.at_least_once,
         token=resolve(args.token),
         kafka=tuple(kafka),
-        hang_exit_s=180.0,
+        hang_exit_s=60.0,
     )
     enricher = Enricher(config)
     signal.signal(signal.SIGTERM, enricher.stop)  # finish the batch in hand, commit it, leave the group

@@ -76,6 +76,14 @@ class Run:
     evidence: Evidence = field(default_factory=Evidence)
     _midway: threading.Thread | None = field(default=None, init=False, repr=False)
     _last_counts: dict[str, sinks.SinkCount] = field(default_factory=dict, init=False, repr=False)
+    _midway_error: BaseException | None = field(default=None, init=False, repr=False)
+
+    def _run_midway(self) -> None:
+        assert self.midway is not None
+        try:
+            self.midway()
+        except BaseException as exc:  # noqa: BLE001 - handed to the run's thread, which raises it
+            self._midway_error = exc
 
     def execute(self) -> dict[str, Any]:
         env = env_view(self.project, self.env_name)
@@ -110,6 +118,8 @@ class Run:
             raise DemoError(f"sending traffic failed: {sender.error}")
         if self._midway is not None:
             self._midway.join()
+            if self._midway_error is not None:
+                raise DemoError(f"the midway action failed: {self._midway_error!r}") from self._midway_error
         summary = score(traffic, seen, sender.stats.sent_at)
         summary["seconds_behind_schedule_max"] = round(sender.stats.behind_s, 2)
         summary["sinks"] = self._sink_counts(env, targets, summary, began)
@@ -164,7 +174,7 @@ class Run:
         while True:
             if self.midway is not None and self._midway is None and sender.stats.sent * 2 >= len(traffic.planned):
                 self.observer.on_step("half the traffic is sent: running the midway action")
-                self._midway = threading.Thread(target=self.midway, name="midway", daemon=True)
+                self._midway = threading.Thread(target=self._run_midway, name="midway", daemon=True)
                 self._midway.start()
             for _key, value in watch.poll(0.25):
                 if not value or not str(value.get("transaction_id", "")).startswith(prefix):

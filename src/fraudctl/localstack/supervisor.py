@@ -4,6 +4,10 @@ that service's health check, and records each restart in `.local/run/restarts.js
 `fraudctl local status` reports. A service that dies again within a minute is restarted after a
 growing pause (2 s, 4 s, ... up to 60 s), so a crash loop does not spin.
 
+It also restarts failed connectors and tasks of the Connect worker (as Strimzi's `autoRestart`
+does), with the same growing pause: a sink that lost its database in a restart (the JDBC sink fails
+its task instead of retrying) resumes from its committed offsets once the database is back.
+
 The Flink job needs nothing of it beyond its TaskManager: Flink's restart strategy restores the job
 from its latest checkpoint once a TaskManager is registered again."""
 
@@ -25,6 +29,7 @@ from fraudctl.localstack.services import SUPERVISOR, Service, build_services, st
 
 log = logging.getLogger("fraudctl.supervisor")
 CHECK_EVERY_S = 1.0
+CONNECT_CHECK_EVERY_S = 5.0
 LOOP_WINDOW_S = 60.0
 
 
@@ -65,9 +70,11 @@ def _kill_orphans(pgid: int) -> None:
 
 
 class Supervisor:
-    def __init__(self, services: list[Service], layout: Layout) -> None:
+    def __init__(self, services: list[Service], layout: Layout, connect_url: str | None = None) -> None:
         self.services = [s for s in services if s.skip is None and s.name != SUPERVISOR]
         self.layout = layout
+        self.connect_url = connect_url
+        self.next_connect_check = 0.0
         self.pids = {s.name: process.running_pid(layout.run, s.name) for s in self.services}
         self.recent: dict[str, list[float]] = {}
         self.running = True
@@ -82,7 +89,41 @@ class Supervisor:
                     break
                 if process.running_pid(self.layout.run, svc.name) is None:
                     self._restart(svc)
+            if self.connect_url and time.monotonic() >= self.next_connect_check:
+                self.next_connect_check = time.monotonic() + CONNECT_CHECK_EVERY_S
+                self._restart_failed_connectors()
             time.sleep(CHECK_EVERY_S)
+
+    def _restart_failed_connectors(self) -> None:
+        from fraudctl.deploy.providers.connect_rest import ConnectClient, ConnectError
+
+        client = ConnectClient(str(self.connect_url), None, retries=0)
+        try:
+            connectors = client.connectors()
+        except ConnectError:
+            return  # the worker is down or starting: its process is watched above
+        now = time.monotonic()
+        for name, info in sorted(connectors.items()):
+            status = info.get("status") or {}
+            failed = [t["id"] for t in status.get("tasks", []) if t.get("state") == "FAILED"]
+            if (status.get("connector") or {}).get("state") != "FAILED" and not failed:
+                continue
+            key = f"connector {name}"
+            recent = [t for t in self.recent.get(key, []) if now - t < LOOP_WINDOW_S * 5]
+            if recent and now - recent[-1] < min(5.0 * 2 ** len(recent), LOOP_WINDOW_S):
+                continue  # restarted a moment ago: give it time (5 s, 10 s, ... up to 60 s)
+            self.recent[key] = [*recent, now]
+            try:
+                client.request(
+                    "POST", f"/connectors/{name}/restart", params={"includeTasks": "true", "onlyFailed": "true"}
+                )
+            except ConnectError as exc:
+                log.warning("restarting %s failed: %s", key, exc)
+                continue
+            detail = f"failed task(s) {failed} restarted" if failed else "failed connector restarted"
+            log.info("%s: %s", key, detail)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            _record(self.layout, Restart(key, stamp, 0, None, detail))
 
     def _restart(self, svc: Service) -> None:
         old = self.pids.get(svc.name)
@@ -135,7 +176,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     layout = Layout(args.state_dir)
     env = load_environment(args.env)
-    supervisor = Supervisor(build_services(env, layout, secrets.load(layout.secrets_file), stack_user()), layout)
+    services = build_services(env, layout, secrets.load(layout.secrets_file), stack_user())
+    supervisor = Supervisor(services, layout, str(env.require("connect.url")))
     restarts_file(layout).unlink(missing_ok=True)  # restarts are counted from this start of the stack
     signal.signal(signal.SIGTERM, supervisor.stop)
     signal.signal(signal.SIGINT, supervisor.stop)

@@ -77,7 +77,8 @@ def say(message: str) -> None:
     print(f"[faults] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
-def run_case(name: str, fault: Callable[[], None]) -> CaseReport:
+def run_case(name: str, fault: Callable[[], None], home: Path | None = None) -> CaseReport:
+    """`home`: the repo copy the fault applied, when it did (status compares the stack with it)."""
     t0 = time.monotonic()
     project, problems = load_project(ROOT)
     assert not problems
@@ -116,7 +117,7 @@ def run_case(name: str, fault: Callable[[], None]) -> CaseReport:
         restarted=[r.service for r in read_restarts(layout)[restarts_before:]],
     )
     assert archive.ids <= ev.sent, "the archive holds a transaction of this run that was never acknowledged"
-    wait_all_running()
+    wait_all_running(home)
     report.seconds = round(time.monotonic() - t0, 1)
     REPORTS.append(report)
     say(f"{name}: {json.dumps(asdict(report))}")
@@ -174,11 +175,12 @@ def fraudctl(*args: str, home: Path | None = None, timeout: float = 600) -> subp
     )
 
 
-def wait_all_running(deadline_s: float = 300) -> None:
-    """Every connector, task and the Flink job RUNNING, polled until the deadline."""
+def wait_all_running(home: Path | None = None, deadline_s: float = 300) -> None:
+    """Every connector, task and the Flink job RUNNING (and as `home` declares them), polled until
+    the deadline."""
     deadline = time.monotonic() + deadline_s
     while True:
-        res = fraudctl("status", "--env", "local", "-o", "json", timeout=120)
+        res = fraudctl("status", "--env", "local", "-o", "json", home=home, timeout=120)
         if res.returncode == 0:
             return
         if time.monotonic() > deadline:

@@ -50,7 +50,9 @@ def test_a_fault_mid_stream_loses_and_doubles_nothing(deployed: Endpoints, case:
 
 def test_an_apply_killed_between_savepoint_and_resubmit_keeps_the_state(deployed: Endpoints, faults_root: Path) -> None:
     try:
-        report = harness.run_case("apply-killed-after-savepoint", harness.killed_apply(faults_root))
+        report = harness.run_case(
+            "apply-killed-after-savepoint", harness.killed_apply(faults_root), home=faults_root / "repo"
+        )
     finally:
         harness.reapply_repo()
     _check(report)

@@ -24,6 +24,9 @@ class ProcessSpec:
     env: dict[str, str] = field(default_factory=dict)
     # Run as this system user when fraudctl runs as root (PostgreSQL and Elasticsearch refuse root).
     user: str | None = None
+    # What asks the process to stop (PostgreSQL: SIGINT, its "fast" shutdown; SIGTERM would wait
+    # for every client to disconnect). Kept in the pid file, so `down` uses it.
+    stop_signal: int = signal.SIGTERM
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -43,7 +46,7 @@ def running_pid(run_dir: Path, name: str) -> int | None:
     """The pid of our process for this service, if it is alive; stale pid files are removed."""
     path = _pid_file(run_dir, name)
     try:
-        pid_text, ticks = path.read_text().split()
+        pid_text, ticks = path.read_text().split()[:2]
         pid = int(pid_text)
     except (OSError, ValueError):
         return None
@@ -84,7 +87,7 @@ def spawn(spec: ProcessSpec, run_dir: Path) -> int:
         )
     pid: int = proc.pid
     ticks = _start_ticks(pid) or "0"
-    _pid_file(run_dir, spec.name).write_text(f"{pid} {ticks}\n")
+    _pid_file(run_dir, spec.name).write_text(f"{pid} {ticks} {int(spec.stop_signal)}\n")
     return pid
 
 
@@ -115,7 +118,12 @@ def stop(run_dir: Path, name: str, timeout: float = 30.0) -> bool:
         pgid = os.getpgid(pid)
     except ProcessLookupError:
         pgid = pid
-    _signal_group(pgid, signal.SIGTERM)
+    try:
+        fields = _pid_file(run_dir, name).read_text().split()
+        stop_signal = int(fields[2]) if len(fields) > 2 else signal.SIGTERM
+    except (OSError, ValueError):
+        stop_signal = signal.SIGTERM
+    _signal_group(pgid, stop_signal)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if exited(pid) and not _group_alive(pgid):

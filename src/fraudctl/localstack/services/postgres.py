@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -121,6 +122,7 @@ def service(ctx: StackContext) -> Service:
             layout.logs / "postgres.log",
             layout.root,
             user=user,
+            stop_signal=signal.SIGINT,  # fast shutdown: disconnects clients instead of waiting for them
         ),
         check=health.postgres_ready(str(bindir() / "pg_isready"), HOST, pg.port),
         start_timeout=60,

@@ -127,30 +127,37 @@ def run_case(name: str, fault: Callable[[], None], home: Path | None = None) -> 
 
 def dead_letters(run_id: str) -> int:
     """Records of the run in any dead-letter topic (read from the start to the end)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap(), "group.id": f"faults-dlq-{time.time_ns()}"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap(),
+            "group.id": f"faults-dlq-{time.time_ns()}",
+            "isolation.level": "read_committed",
+        }
+    )
     count = 0
     try:
         for topic in DLQ_TOPICS:
             meta = consumer.list_topics(topic, timeout=10).topics[topic]
             if meta.error is not None:
                 continue
-            ends = {}
-            parts = []
             for p in meta.partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-                if high > low:
-                    ends[p] = high
-                    parts.append(TopicPartition(topic, p, low))
-            consumer.assign(parts)
-            while ends:
-                for msg in consumer.consume(500, 5):
-                    if msg.error() is not None:
+                tp = TopicPartition(topic, p)
+                low, high = consumer.get_watermark_offsets(tp, timeout=10)
+                if high <= low:
+                    continue
+                consumer.assign([TopicPartition(topic, p, low)])
+                position, deadline = low, time.monotonic() + 60
+                while position < high:
+                    assert time.monotonic() < deadline, f"{topic}[{p}] not read to its end {high} in 60 s"
+                    msg = consumer.poll(0.5)
+                    if msg is None:
+                        # Transaction markers take offsets too: the reader's position moves past them.
+                        position = consumer.position([tp])[0].offset
                         continue
-                    if run_id.encode() in (msg.value() or b""):
+                    position = int(msg.offset() or 0) + 1
+                    if msg.error() is None and run_id.encode() in (msg.value() or b""):
                         count += 1
-                    if msg.offset() + 1 >= ends.get(msg.partition(), 0):
-                        ends.pop(msg.partition(), None)
-            consumer.unassign()
+                consumer.unassign()
     finally:
         consumer.close()
     return count

@@ -4,11 +4,10 @@ repo. Read-only."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import requests
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient
 
 from fraudctl.config.settings import Settings
@@ -17,6 +16,7 @@ from fraudctl.deploy.providers.connectors import ConnectorProvider, failures
 from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
 from fraudctl.deploy.providers.ksql_statements import KsqlStatementProvider
 from fraudctl.deploy.state import StateStore
+from fraudctl.kafka_clients import readable_ends
 from fraudctl.render.connectors import SINK_KINDS
 from fraudctl.render.pipeline import STREAM_RUN
 
@@ -25,26 +25,24 @@ def consumer_lag(env: Settings, groups: list[str]) -> dict[str, int | None]:
     """Total lag per group (None when the group has committed nothing yet)."""
     config = kafka_admin_config(env)
     admin = AdminClient(config)
-    probe = Consumer({**config, "group.id": f"fraudctl-status-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False})
-    out: dict[str, int | None] = {}
-    try:
-        for group in groups:  # the client lists one group per request
-            future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group]
-            try:
-                committed = future.result(timeout=15).topic_partitions or []
-            except Exception:  # noqa: BLE001 - an unknown group has no offsets
-                committed = []
-            lag, known = 0, False
-            for tp in committed:
-                if tp.offset is None or tp.offset < 0:
-                    continue
-                known = True
-                _, high = probe.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
-                lag += max(0, high - tp.offset)
-            out[group] = lag if known else None
-    finally:
-        probe.close()
-    return out
+    offsets: dict[str, list[tuple[str, int, int]]] = {}
+    for group in groups:  # the client lists one group per request
+        future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group]
+        try:
+            committed = future.result(timeout=15).topic_partitions or []
+        except Exception:  # noqa: BLE001 - an unknown group has no offsets
+            committed = []
+        offsets[group] = [
+            (str(tp.topic), int(tp.partition), int(tp.offset))
+            for tp in committed
+            if tp.offset is not None and tp.offset >= 0
+        ]
+    # Lag against what a reader can get, not the high watermark (which counts transaction markers).
+    ends = readable_ends(config, sorted({(t, p) for rows in offsets.values() for t, p, _ in rows}))
+    return {
+        group: sum(max(0, ends[(t, p)] - offset) for t, p, offset in rows) if rows else None
+        for group, rows in offsets.items()
+    }
 
 
 def collect(dep: Deployment, state: StateStore) -> dict[str, Any]:

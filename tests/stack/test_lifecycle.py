@@ -31,6 +31,8 @@ SERVICES = {
     "flink-sql-gateway",
     "scoring",
     "enrichment",
+    "search-proxy",
+    "s3-proxy",
     "supervisor",
 }
 # Started only from an installation named by KSQLDB_HOME; otherwise listed as "not configured".

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from fraudctl.config.environment import Environment
 from fraudctl.localstack.layout import Layout
-from fraudctl.localstack.services import connect, flink, kafka, ksqldb, postgres, s3, scoring, search
+from fraudctl.localstack.services import connect, flink, kafka, ksqldb, postgres, s3, scoring, search, supervisor
 from fraudctl.localstack.services.base import (
     HOST,
     STACK_USER,
@@ -21,6 +21,7 @@ from fraudctl.localstack.services.base import (
     stack_user,
 )
 from fraudctl.localstack.services.ksqldb import KSQLDB_START, ksqldb_home
+from fraudctl.localstack.services.supervisor import SUPERVISOR
 
 __all__ = [
     "HOST",
@@ -51,42 +52,4 @@ def build_services(env: Environment, layout: Layout, secrets: Mapping[str, str],
         *scoring.services(ctx),
         ksqldb.service(ctx),
     ]
-    return [*services, supervisor_service(env, layout, services)]
-
-
-SUPERVISOR = "supervisor"
-
-
-def supervisor_service(env: Environment, layout: Layout, others: list[Service]) -> Service:
-    """The supervisor (localstack/supervisor.py) as a service of its own: started after every
-    other one, so `down` (reverse order) stops it first and it never restarts what is stopped."""
-    import sys
-
-    from fraudctl.localstack import health
-    from fraudctl.localstack.process import ProcessSpec, running_pid
-
-    def running() -> health.Health:
-        pid = running_pid(layout.run, SUPERVISOR)
-        return health.Health(pid is not None, f"watching (pid {pid})" if pid else "not running")
-
-    return Service(
-        name=SUPERVISOR,
-        ports=(),
-        spec=lambda: ProcessSpec(
-            SUPERVISOR,
-            [
-                sys.executable,
-                "-m",
-                "fraudctl.localstack.supervisor",
-                "--env",
-                env.name,
-                "--state-dir",
-                str(layout.root),
-            ],
-            layout.logs / f"{SUPERVISOR}.log",
-            layout.root,
-        ),
-        check=running,
-        after=tuple(s.name for s in others),
-        start_timeout=30,
-    )
+    return [*services, supervisor.service(ctx, services)]

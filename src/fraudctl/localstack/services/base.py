@@ -7,6 +7,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,9 +18,9 @@ import jinja2
 
 from fraudctl.config.environment import Environment
 from fraudctl.config.settings import LocalStack, Settings
-from fraudctl.localstack.health import Check
+from fraudctl.localstack.health import Check, Health
 from fraudctl.localstack.layout import Layout
-from fraudctl.localstack.process import ProcessSpec
+from fraudctl.localstack.process import ProcessSpec, running_pid
 
 # PostgreSQL and Elasticsearch refuse to run as root; when fraudctl runs as root they run as this user.
 STACK_USER = "fraudstack"
@@ -97,6 +98,34 @@ class StackContext:
 
     def render_log4j(self) -> None:
         self.render("log4j2.properties.j2", self.log4j)
+
+    def process(self, name: str, argv: list[str], **options: Any) -> ProcessSpec:
+        """A service's process: its log is `logs/<name>.log`, it runs in the state folder;
+        `options` are ProcessSpec's (env, user, stop_signal)."""
+        return ProcessSpec(name, argv, self.layout.logs / f"{name}.log", self.layout.root, **options)
+
+    def python_module(self, name: str, module: str, *args: str, **options: Any) -> ProcessSpec:
+        """`python -m module args` with this interpreter (the project's virtualenv)."""
+        return self.process(name, [sys.executable, "-m", module, *args], **options)
+
+    def kafka_jvm(self, name: str, main_class: str, heap_mb: int, *args: str, **options: Any) -> ProcessSpec:
+        """A JVM on Kafka's class path (the broker, the Connect worker) with the shared log4j2 setup."""
+        return self.process(
+            name, [*self.kafka_java(f"-Xms{heap_mb}m", f"-Xmx{heap_mb}m"), main_class, *args], **options
+        )
+
+    def kafka_java(self, *jvm_options: str) -> list[str]:
+        """`java [options] -Dlog4j2... -cp <Kafka's jars>`: what every Kafka tool and server starts with."""
+        return [self.java, *jvm_options, f"-Dlog4j2.configurationFile={self.log4j}", "-cp", self.kafka_classpath]
+
+    def pid_running(self, name: str, doing: str) -> Check:
+        """The health check of a process that listens on no port: alive is healthy."""
+
+        def check() -> Health:
+            pid = running_pid(self.layout.run, name)
+            return Health(pid is not None, f"{doing} (pid {pid})" if pid else "not running")
+
+        return check
 
 
 def java_home() -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from fraudctl.localstack import health
 from fraudctl.localstack import secrets as local_secrets
-from fraudctl.localstack.process import ProcessSpec
 from fraudctl.localstack.services.base import HOST, Service, StackContext
 
 
@@ -45,21 +44,8 @@ def service(ctx: StackContext) -> Service:
         name="connect",
         ports=(port,),
         prepare=prepare,
-        spec=lambda: ProcessSpec(
-            "connect",
-            [
-                ctx.java,
-                f"-Xms{heap}m",
-                f"-Xmx{heap}m",
-                f"-Dlog4j2.configurationFile={ctx.log4j}",
-                "-cp",
-                ctx.kafka_classpath,
-                "org.apache.kafka.connect.cli.ConnectDistributed",
-                str(conf),
-            ],
-            layout.logs / "connect.log",
-            layout.root,
-            env=env,
+        spec=lambda: ctx.kafka_jvm(
+            "connect", "org.apache.kafka.connect.cli.ConnectDistributed", heap, str(conf), env=env
         ),
         check=health.http_ok(f"http://{HOST}:{port}/connectors"),
         after=("kafka",),

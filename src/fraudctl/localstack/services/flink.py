@@ -52,7 +52,7 @@ def services(ctx: StackContext) -> list[Service]:
         (layout.logs / "flink").mkdir(parents=True, exist_ok=True)
 
     def process(name: str, command: list[str], extra: dict[str, str] | None = None) -> ProcessSpec:
-        return ProcessSpec(name, command, layout.logs / f"{name}.log", layout.root, env={**env, **(extra or {})})
+        return ctx.process(name, command, env={**env, **(extra or {})})
 
     overview = f"http://{HOST}:{rest}/overview"
     jobmanager = Service(

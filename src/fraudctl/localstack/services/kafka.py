@@ -14,7 +14,6 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # exported wi
 
 from fraudctl.localstack import health
 from fraudctl.localstack import secrets as local_secrets
-from fraudctl.localstack.process import ProcessSpec
 from fraudctl.localstack.services.base import HOST, Service, StackContext, StackError
 
 
@@ -42,12 +41,12 @@ def service(ctx: StackContext) -> Service:
         if (data / "meta.properties").is_file():
             return
         data.mkdir(parents=True, exist_ok=True)
-        storage = [ctx.java, f"-Dlog4j2.configurationFile={ctx.log4j}", "-cp", ctx.kafka_classpath]
+        storage = [*ctx.kafka_java(), "kafka.tools.StorageTool"]
         uuid = subprocess.run(  # noqa: S603
-            [*storage, "kafka.tools.StorageTool", "random-uuid"], capture_output=True, text=True, check=True
+            [*storage, "random-uuid"], capture_output=True, text=True, check=True
         ).stdout.strip()
         res = subprocess.run(  # noqa: S603
-            [*storage, "kafka.tools.StorageTool", "format", "-t", uuid, "-c", str(conf)],
+            [*storage, "format", "-t", uuid, "-c", str(conf)],
             capture_output=True,
             text=True,
             check=False,
@@ -74,21 +73,7 @@ def service(ctx: StackContext) -> Service:
         ports=(port, controller_port, *((analyst_port,) if analyst_port else ())),
         prepare=prepare,
         after_start=after_start,
-        spec=lambda: ProcessSpec(
-            "kafka",
-            [
-                ctx.java,
-                f"-Xms{heap}m",
-                f"-Xmx{heap}m",
-                f"-Dlog4j2.configurationFile={ctx.log4j}",
-                "-cp",
-                ctx.kafka_classpath,
-                "kafka.Kafka",
-                str(conf),
-            ],
-            layout.logs / "kafka.log",
-            layout.root,
-        ),
+        spec=lambda: ctx.kafka_jvm("kafka", "kafka.Kafka", heap, str(conf)),
         check=health.kafka_ready(ctx.bootstrap),
         requires=(layout.kafka_lib,),
     )

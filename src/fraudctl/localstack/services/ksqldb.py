@@ -9,7 +9,6 @@ from pathlib import Path
 import requests
 
 from fraudctl.localstack import health
-from fraudctl.localstack.process import ProcessSpec
 from fraudctl.localstack.services.base import HOST, Service, StackContext
 
 # An installation's start script, as Confluent Platform and the ksqlDB tarballs lay it out.
@@ -55,11 +54,9 @@ def service(ctx: StackContext) -> Service:
         name="ksqldb",
         ports=(port,),
         prepare=prepare,
-        spec=lambda: ProcessSpec(
+        spec=lambda: ctx.process(
             "ksqldb",
             [str((home or Path(".")) / KSQLDB_START), str(conf)],
-            layout.logs / "ksqldb.log",
-            layout.root,
             env={
                 "KSQL_HEAP_OPTS": f"-Xms{heap}m -Xmx{heap}m",
                 "JAVA_HOME": str(ctx.jhome),

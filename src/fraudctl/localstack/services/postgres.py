@@ -12,7 +12,6 @@ from pathlib import Path
 from fraudctl.config.settings import Postgres
 from fraudctl.localstack import health
 from fraudctl.localstack import secrets as local_secrets
-from fraudctl.localstack.process import ProcessSpec
 from fraudctl.localstack.services.base import (
     HOST,
     Service,
@@ -112,15 +111,13 @@ def service(ctx: StackContext) -> Service:
         ports=(pg.port,),
         prepare=prepare,
         after_start=after_start,
-        spec=lambda: ProcessSpec(
+        spec=lambda: ctx.process(
             "postgres",
             [
                 str(bindir() / "postgres"),
                 *("-D", str(data), "-p", str(pg.port), "-k", str(socket)),
                 *(arg for key, value in SERVER_SETTINGS.items() for arg in ("-c", f"{key}={value}")),
             ],
-            layout.logs / "postgres.log",
-            layout.root,
             user=user,
             stop_signal=signal.SIGINT,  # fast shutdown: disconnects clients instead of waiting for them
         ),

@@ -3,11 +3,8 @@ clients use and forwards to the service's own port."""
 
 from __future__ import annotations
 
-import sys
-
 from fraudctl.localstack import health
 from fraudctl.localstack.faultproxy import refusing_marker
-from fraudctl.localstack.process import ProcessSpec
 from fraudctl.localstack.services.base import HOST, Service, StackContext
 
 
@@ -24,15 +21,10 @@ def service(ctx: StackContext, behind: str, port: int, backend: int) -> Service:
     return Service(
         name=name,
         ports=(port,),
-        spec=lambda: ProcessSpec(
+        spec=lambda: ctx.python_module(
             name,
-            [
-                sys.executable,
-                *("-m", "fraudctl.localstack.faultproxy"),
-                *("--listen", f"{HOST}:{port}", "--target", f"{HOST}:{backend}", "--marker", str(marker)),
-            ],
-            ctx.layout.logs / f"{name}.log",
-            ctx.layout.root,
+            "fraudctl.localstack.faultproxy",
+            *("--listen", f"{HOST}:{port}", "--target", f"{HOST}:{backend}", "--marker", str(marker)),
         ),
         check=check,
         after=(behind,),

@@ -4,12 +4,9 @@ the fault-injection proxy on `s3.endpoint`."""
 
 from __future__ import annotations
 
-import sys
-
 import requests
 
 from fraudctl.localstack import health
-from fraudctl.localstack.process import ProcessSpec
 from fraudctl.localstack.services import proxy
 from fraudctl.localstack.services.base import HOST, Service, StackContext
 
@@ -25,12 +22,7 @@ def services(ctx: StackContext) -> list[Service]:
         name="s3",
         ports=(port,),
         after_start=after_start,
-        spec=lambda: ProcessSpec(
-            "s3",
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
-            ctx.layout.logs / "s3.log",
-            ctx.layout.root,
-        ),
+        spec=lambda: ctx.python_module("s3", "moto.server", "-H", HOST, "-p", str(port)),
         check=health.http_ok(f"http://{HOST}:{port}/moto-api/"),
         start_timeout=60,
     )

@@ -3,12 +3,9 @@ calls the service over HTTP with its token, and produces alerts."""
 
 from __future__ import annotations
 
-import sys
-
 from fraudctl.config.settings import Scoring
 from fraudctl.localstack import health
 from fraudctl.localstack import secrets as local_secrets
-from fraudctl.localstack.process import ProcessSpec, running_pid
 from fraudctl.localstack.services.base import HOST, Service, StackContext, StackError
 
 
@@ -32,15 +29,10 @@ def services(ctx: StackContext) -> list[Service]:
         name="scoring",
         ports=(settings.port,),
         prepare=prepare,
-        spec=lambda: ProcessSpec(
+        spec=lambda: ctx.python_module(
             "scoring",
-            [
-                sys.executable,
-                *("-m", "udf_service", "--host", HOST, "--port", str(settings.port)),
-                *("--model", str(model), "--token-env", token_var),
-            ],
-            layout.logs / "scoring.log",
-            layout.root,
+            "udf_service",
+            *("--host", HOST, "--port", str(settings.port), "--model", str(model), "--token-env", token_var),
             env=token_env,
         ),
         check=health.http_ok(f"{url}/readyz"),
@@ -48,29 +40,20 @@ def services(ctx: StackContext) -> list[Service]:
         requires=(model,),
     )
 
-    def enrichment_running() -> health.Health:
-        pid = running_pid(layout.run, "enrichment")
-        return health.Health(pid is not None, f"consuming (pid {pid})" if pid else "not running")
-
     kafka_properties = {
         k: v for k, v in ctx.settings.kafka.librdkafka(resolved=False).items() if k != "bootstrap.servers"
     }
     enrichment = Service(
         name="enrichment",
         ports=(),
-        spec=lambda: ProcessSpec(
+        spec=lambda: ctx.python_module(
             "enrichment",
-            [
-                sys.executable,
-                *("-m", "udf_service.enrichment", "--bootstrap", ctx.bootstrap, "--scoring-url", url),
-                *("--token", str(settings.token)),
-                *(f"--kafka-property={k}={v}" for k, v in kafka_properties.items()),
-            ],
-            layout.logs / "enrichment.log",
-            layout.root,
+            "udf_service.enrichment",
+            *("--bootstrap", ctx.bootstrap, "--scoring-url", url, "--token", str(settings.token)),
+            *(f"--kafka-property={k}={v}" for k, v in kafka_properties.items()),
             env=token_env,
         ),
-        check=enrichment_running,
+        check=ctx.pid_running("enrichment", "consuming"),
         after=("kafka", "scoring"),
         start_timeout=30,
     )

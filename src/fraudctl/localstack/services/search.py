@@ -10,7 +10,6 @@ import shutil
 import requests
 
 from fraudctl.localstack import health
-from fraudctl.localstack.process import ProcessSpec
 from fraudctl.localstack.services import proxy
 from fraudctl.localstack.services.base import HOST, Service, StackContext, chown_tree, make_traversable
 
@@ -56,11 +55,9 @@ def services(ctx: StackContext) -> list[Service]:
         name="search",
         ports=(port, transport),
         prepare=prepare,
-        spec=lambda: ProcessSpec(
+        spec=lambda: ctx.process(
             "search",
             [str(home / "bin" / "elasticsearch")],
-            layout.logs / "search.log",
-            layout.root,
             env={
                 "ES_PATH_CONF": str(conf),
                 "ES_JAVA_HOME": str(ctx.jhome),

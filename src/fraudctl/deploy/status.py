@@ -135,12 +135,7 @@ def restart_failed(dep: Deployment) -> list[str]:
     """Restarts only failed connectors and failed tasks; returns what was restarted."""
     connectors: ConnectorProvider = dep.providers["connector"]  # type: ignore[assignment]
     restarted = []
-    for name, info in sorted(connectors.client.connectors().items()):
-        status: dict[str, Any] = info["status"]
-        failed_tasks = [t["id"] for t in status["tasks"] if t["state"] == "FAILED"]
-        if status["connector"]["state"] == "FAILED" or failed_tasks:
-            connectors.client.request(
-                "POST", f"/connectors/{name}/restart", params={"includeTasks": "true", "onlyFailed": "true"}
-            )
-            restarted.append(f"{name} (tasks {failed_tasks})" if failed_tasks else name)
+    for name, failed_tasks in connectors.client.failed().items():
+        connectors.client.restart_failed(name)
+        restarted.append(f"{name} (tasks {failed_tasks})" if failed_tasks else name)
     return restarted

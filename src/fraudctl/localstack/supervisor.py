@@ -55,7 +55,8 @@ def read_restarts(layout: Layout) -> list[Restart]:
     return out
 
 
-def _record(layout: Layout, restart: Restart) -> None:
+def _record(layout: Layout, service: str, pid: int, healthy_after_s: float | None, detail: str) -> None:
+    restart = Restart(service, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), pid, healthy_after_s, detail)
     with restarts_file(layout).open("a") as f:
         f.write(json.dumps(asdict(restart)) + "\n")
 
@@ -99,48 +100,45 @@ class Supervisor:
 
         client = ConnectClient(str(self.connect_url), None, retries=0)
         try:
-            connectors = client.connectors()
+            failed = client.failed()
         except ConnectError:
             return  # the worker is down or starting: its process is watched above
-        now = time.monotonic()
-        for name, info in sorted(connectors.items()):
-            status = info.get("status") or {}
-            failed = [t["id"] for t in status.get("tasks", []) if t.get("state") == "FAILED"]
-            if (status.get("connector") or {}).get("state") != "FAILED" and not failed:
-                continue
+        for name, tasks in failed.items():
             key = f"connector {name}"
-            recent = [t for t in self.recent.get(key, []) if now - t < LOOP_WINDOW_S * 5]
-            if recent and now - recent[-1] < min(5.0 * 2 ** len(recent), LOOP_WINDOW_S):
-                continue  # restarted a moment ago: give it time (5 s, 10 s, ... up to 60 s)
-            self.recent[key] = [*recent, now]
+            if self._pause(key, first=5.0) > 0:
+                continue  # restarted a moment ago: give it time
             try:
-                client.request(
-                    "POST", f"/connectors/{name}/restart", params={"includeTasks": "true", "onlyFailed": "true"}
-                )
+                client.restart_failed(name)
             except ConnectError as exc:
                 log.warning("restarting %s failed: %s", key, exc)
                 continue
-            detail = f"failed task(s) {failed} restarted" if failed else "failed connector restarted"
+            detail = f"failed task(s) {tasks} restarted" if tasks else "failed connector restarted"
             log.info("%s: %s", key, detail)
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            _record(self.layout, Restart(key, stamp, 0, None, detail))
+            _record(self.layout, key, 0, None, detail)
+
+    def _pause(self, key: str, first: float) -> float:
+        """How long `key` must wait before its next restart: nothing after a quiet minute, else
+        `first` doubled per restart within it, at most a minute. Counts this restart when it is 0."""
+        now = time.monotonic()
+        recent = [t for t in self.recent.get(key, []) if now - t < LOOP_WINDOW_S]
+        wait = 0.0 if not recent else max(0.0, min(first * 2 ** (len(recent) - 1), LOOP_WINDOW_S) - (now - recent[-1]))
+        if wait == 0:
+            self.recent[key] = [*recent, now]
+        return wait
 
     def _restart(self, svc: Service) -> None:
         old = self.pids.get(svc.name)
         if old is not None:
             process.exited(old)  # reap it if it was our child
             _kill_orphans(old)
-        now = time.monotonic()
-        recent = [t for t in self.recent.get(svc.name, []) if now - t < LOOP_WINDOW_S]
-        if recent:
-            pause = min(2.0 ** len(recent), LOOP_WINDOW_S)
+        pause = self._pause(svc.name, first=2.0)
+        if pause > 0:
             log.warning("%s died again within %.0f s: restarting in %.0f s", svc.name, LOOP_WINDOW_S, pause)
-            end = time.monotonic() + pause
-            while self.running and time.monotonic() < end:
-                time.sleep(0.2)
-            if not self.running:
-                return
-        self.recent[svc.name] = [*recent, time.monotonic()]
+        while self.running and pause > 0:
+            time.sleep(min(pause, 0.5))
+            pause = self._pause(svc.name, first=2.0)
+        if not self.running:
+            return
         pid = process.spawn(svc.spec(), self.layout.run)
         self.pids[svc.name] = pid
         log.info("%s (pid %s) was not running: restarted as pid %d", svc.name, old, pid)
@@ -161,8 +159,7 @@ class Supervisor:
                 healthy = round(time.monotonic() - started, 1)
                 break
             time.sleep(0.5)
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        _record(self.layout, Restart(svc.name, stamp, pid, healthy, detail))
+        _record(self.layout, svc.name, pid, healthy, detail)
         log.info("%s restarted: %s", svc.name, f"healthy after {healthy} s" if healthy is not None else detail)
 
 

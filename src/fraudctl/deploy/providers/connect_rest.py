@@ -52,3 +52,17 @@ class ConnectClient:
 
     def status(self, name: str) -> dict[str, Any]:
         return dict(self.request("GET", f"/connectors/{name}/status"))
+
+    def failed(self) -> dict[str, list[int]]:
+        """Connectors that failed or have failed tasks, with the ids of those tasks."""
+        out: dict[str, list[int]] = {}
+        for name, info in sorted(self.connectors().items()):
+            status: dict[str, Any] = info["status"]
+            tasks = [int(t["id"]) for t in status["tasks"] if t["state"] == "FAILED"]
+            if status["connector"]["state"] == "FAILED" or tasks:
+                out[name] = tasks
+        return out
+
+    def restart_failed(self, name: str) -> None:
+        """Restarts the connector's failed parts only (KIP-745), not what is running."""
+        self.request("POST", f"/connectors/{name}/restart", params={"includeTasks": "true", "onlyFailed": "true"})

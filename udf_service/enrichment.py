@@ -133,19 +133,18 @@ def to_request(detection: dict[str, Any]) -> dict[str, Any]:
         }
     except (KeyError, TypeError, ValueError) as exc:
         raise ParseError(f"not a detection record: {type(exc).__name__}: {exc}") from exc
-    try:
-        Transaction.model_validate(tx)  # the shared contract: a bad record is dead-lettered here, not sent
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ParseError(
-            f"violates the transaction contract: {'.'.join(map(str, first['loc']))}: {first['msg']}"
-        ) from exc
     context = {"rules_fired": [str(detection.get("rule"))] if detection.get("rule") else []}
-    try:
-        DetectionContext.model_validate(context)  # the service's own model: an unknown rule stops here
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ParseError(f"violates the scoring context: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+    # The shared contract and the service's own context model: a bad record (an unknown rule too)
+    # is dead-lettered here, not sent.
+    for what, model, value in (
+        ("transaction contract", Transaction, tx),
+        ("scoring context", DetectionContext, context),
+    ):
+        try:
+            model.model_validate(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ParseError(f"violates the {what}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
     return {"transaction": tx, "context": context}
 
 
@@ -342,25 +341,24 @@ class Enricher:
             except (ValueError, ParseError) as exc:
                 poison.append((msg, str(exc)))
         scores = self._score_until_available([g[2] for g in good]) if good else []
-        for (msg, _detection, _request), score in zip(good, scores, strict=True):
+        alerts: list[tuple[Message, dict[str, Any]]] = []
+        for (msg, detection, _request), score in zip(good, scores, strict=True):
             if isinstance(score, Refused):
                 poison.append((msg, score.reason))
+            else:
+                alerts.append((msg, {**detection, **{k: score[k] for k in ("risk_score", "model_version", "reasons")}}))
         with _deadline(self.config.hang_exit_s, "writing the batch and committing its offsets"):
-            self._write(batch, good, scores, poison)
+            self._write(batch, alerts, poison)
 
     def _write(
-        self,
-        batch: list[Message],
-        good: list[tuple[Message, dict[str, Any], dict[str, Any]]],
-        scores: list[dict[str, Any] | Refused],
-        poison: list[tuple[Message, str]],
+        self, batch: list[Message], alerts: list[tuple[Message, dict[str, Any]]], poison: list[tuple[Message, str]]
     ) -> None:
         producer = self._transactional() if self.config.exactly_once else self.producer
         assert producer is not None
         if self.config.exactly_once:
             producer.begin_transaction()
         try:
-            self._produce(producer, good, scores, poison)
+            self._produce(producer, alerts, poison)
             offsets = self._next_offsets(batch)
             if self.config.exactly_once:
                 producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
@@ -379,11 +377,7 @@ class Enricher:
             raise
 
     def _produce(
-        self,
-        producer: Producer,
-        good: list[tuple[Message, dict[str, Any], dict[str, Any]]],
-        scores: list[dict[str, Any] | Refused],
-        poison: list[tuple[Message, str]],
+        self, producer: Producer, alerts: list[tuple[Message, dict[str, Any]]], poison: list[tuple[Message, str]]
     ) -> None:
         for msg, reason in poison:
             producer.produce(
@@ -399,15 +393,7 @@ class Enricher:
                 ],
             )
             self.stats.dead_lettered += 1
-        for (msg, detection, _), score in zip(good, scores, strict=True):
-            if isinstance(score, Refused):
-                continue
-            alert = {
-                **detection,
-                "risk_score": score["risk_score"],
-                "model_version": score["model_version"],
-                "reasons": score["reasons"],
-            }
+        for msg, alert in alerts:
             producer.produce(self.config.alerts_topic, key=msg.key(), value=json.dumps(alert).encode())
             self.stats.produced += 1
 

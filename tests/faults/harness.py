@@ -29,12 +29,11 @@ from confluent_kafka import Consumer, TopicPartition
 
 from fraudctl.config.project import load_project
 from fraudctl.demo.run import Run, RunOptions
-from fraudctl.generate.traffic import RULE_KINDS
 from fraudctl.localstack import process
 from fraudctl.localstack.layout import Layout
 from fraudctl.localstack.supervisor import read_restarts
+from tests.cli import ROOT, fraudctl
 
-ROOT = Path(__file__).resolve().parents[2]
 DLQ_TOPICS = ("dlq-stream", "dlq-enrichment", "dlq-sinks")
 RATE, DURATION_S = 20.0, 50.0  # about 1,000 transactions per case
 
@@ -121,7 +120,6 @@ def run_case(name: str, fault: Callable[[], None], home: Path | None = None) -> 
     report.seconds = round(time.monotonic() - t0, 1)
     REPORTS.append(report)
     say(f"{name}: {json.dumps(asdict(report))}")
-    assert RULE_KINDS  # the injected kinds the summary counts
     return report
 
 
@@ -167,19 +165,6 @@ def bootstrap() -> str:
     from fraudctl.config.environment import load_environment
 
     return str(load_environment("local").require("kafka.bootstrap_servers"))
-
-
-def fraudctl(*args: str, home: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **({"FRAUDCTL_HOME": str(home)} if home else {})}
-    return subprocess.run(
-        [sys.executable, "-m", "fraudctl", *args],
-        capture_output=True,
-        text=True,
-        cwd=home or ROOT,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def wait_all_running(home: Path | None = None, deadline_s: float = 300) -> None:

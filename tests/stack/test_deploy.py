@@ -21,6 +21,7 @@ from fraudctl.config.project import copy_declarations
 from fraudctl.demo.watch import TopicWatcher
 from fraudctl.deploy.state import StateStore
 from fraudctl.localstack.layout import Layout
+from tests.cli import fraudctl
 from tests.conftest import Endpoints
 from tests.stack.clock import Clock, stamp
 from tests.unit.test_validate_corpus import edit
@@ -28,18 +29,6 @@ from tests.unit.test_validate_corpus import edit
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parents[2]
 CONNECTORS = {p.stem for p in (ROOT / "connectors").glob("*.yaml")}
-
-
-def fraudctl(*args: str, home: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fraudctl", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        env={**os.environ, "FRAUDCTL_HOME": str(home)},
-        timeout=timeout,
-    )
 
 
 def plan_json(home: Path = ROOT, *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]

@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from fraudctl.config.settings import settings_from
 from fraudctl.localstack import stack
 from fraudctl.localstack.layout import Layout
 from fraudctl.localstack.services import StackError, ksqldb_home
+from tests.cli import fraudctl
 from tests.conftest import Endpoints
 
 pytestmark = pytest.mark.stack
@@ -46,12 +46,6 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
-
-
-def fraudctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fraudctl", *args], capture_output=True, text=True, check=False, timeout=600
-    )
 
 
 def test_second_up_changes_nothing(local_stack: Endpoints) -> None:

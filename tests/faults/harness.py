@@ -25,10 +25,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
-
 from fraudctl.config.project import load_project
 from fraudctl.demo.run import Run, RunOptions
+from fraudctl.kafka_clients import read_to_end
 from fraudctl.localstack import process
 from fraudctl.localstack.layout import Layout
 from fraudctl.localstack.supervisor import read_restarts
@@ -125,40 +124,11 @@ def run_case(name: str, fault: Callable[[], None], home: Path | None = None) -> 
 
 def dead_letters(run_id: str) -> int:
     """Records of the run in any dead-letter topic (read from the start to the end)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap(),
-            "group.id": f"faults-dlq-{time.time_ns()}",
-            "isolation.level": "read_committed",
-        }
+    return sum(
+        run_id.encode() in (msg.value() or b"")
+        for topic in DLQ_TOPICS
+        for msg in read_to_end({"bootstrap.servers": bootstrap()}, topic, deadline_s=60, must_finish=True)
     )
-    count = 0
-    try:
-        for topic in DLQ_TOPICS:
-            meta = consumer.list_topics(topic, timeout=10).topics[topic]
-            if meta.error is not None:
-                continue
-            for p in meta.partitions:
-                tp = TopicPartition(topic, p)
-                low, high = consumer.get_watermark_offsets(tp, timeout=10)
-                if high <= low:
-                    continue
-                consumer.assign([TopicPartition(topic, p, low)])
-                position, deadline = low, time.monotonic() + 60
-                while position < high:
-                    assert time.monotonic() < deadline, f"{topic}[{p}] not read to its end {high} in 60 s"
-                    msg = consumer.poll(0.5)
-                    if msg is None:
-                        # Transaction markers take offsets too: the reader's position moves past them.
-                        position = consumer.position([tp])[0].offset
-                        continue
-                    position = int(msg.offset() or 0) + 1
-                    if msg.error() is None and run_id.encode() in (msg.value() or b""):
-                        count += 1
-                consumer.unassign()
-    finally:
-        consumer.close()
-    return count
 
 
 def bootstrap() -> str:

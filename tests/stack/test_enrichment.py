@@ -16,6 +16,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from fraudctl.kafka_clients import read_to_end
 from tests.conftest import Endpoints
 from tests.service.conftest import start
 from udf_service.enrichment import Enricher, EnrichmentConfig
@@ -69,29 +70,11 @@ def _decode(value: bytes) -> dict:  # type: ignore[type-arg]
 
 def _read_all(bootstrap: str, topic: str) -> list[tuple[dict, dict]]:  # type: ignore[type-arg]
     """Every committed record of the topic's two partitions, with its headers."""
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4().hex}", "isolation.level": "read_committed"}
-    )
-    out = []
-    try:
-        for partition in range(2):
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-            consumer.assign([TopicPartition(topic, partition, low)])
-            position, deadline = low, time.monotonic() + 20
-            while position < high and time.monotonic() < deadline:
-                msg = consumer.poll(0.5)
-                if msg is None:
-                    # Transaction markers take offsets too: stop once the reader has moved past the end.
-                    position = consumer.position([TopicPartition(topic, partition)])[0].offset
-                    continue
-                position = int(msg.offset() or 0) + 1
-                if msg.error() or msg.value() is None:
-                    continue
-                headers = {k: (v or b"").decode() for k, v in (msg.headers() or [])}
-                out.append((_decode(msg.value() or b""), headers))
-    finally:
-        consumer.close()
-    return out
+    return [
+        (_decode(msg.value() or b""), {k: (v or b"").decode() for k, v in (msg.headers() or [])})
+        for msg in read_to_end({"bootstrap.servers": bootstrap}, topic, [0, 1], deadline_s=20)
+        if msg.value() is not None
+    ]
 
 
 def _committed(bootstrap: str, group: str, topic: str) -> int:

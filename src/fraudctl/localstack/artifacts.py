@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -33,6 +34,14 @@ DEBEZIUM_PLUGINS = ("debezium-connector-postgres", "debezium-connector-jdbc")
 
 class ArtifactError(Exception):
     pass
+
+
+def _junit_summary(reports: Path) -> str:
+    """What the plugins' JUnit run did, from Surefire's reports (the build fails on any failure)."""
+    suites = [ET.parse(p).getroot() for p in sorted(reports.glob("TEST-*.xml"))]
+    tests = sum(int(s.get("tests", 0)) for s in suites)
+    skipped = sum(int(s.get("skipped", 0)) for s in suites)
+    return f"{tests} JUnit tests in {len(suites)} classes passed ({skipped} skipped)"
 
 
 def _digest(paths: Iterable[Path], extra: str = "") -> str:
@@ -84,6 +93,7 @@ def fetch_all(layout: Layout, report: Report) -> None:
         report("connect-plugins: building the in-repo S3 and search sinks")
         shutil.rmtree(layout.artifacts / "plugins/fraud-sinks", ignore_errors=True)
         _run(["mvn", "-B", "-q", "package"], repo / "connect-plugins", "Build of connect-plugins")
+        report(f"connect-plugins: {_junit_summary(repo / 'connect-plugins/target/surefire-reports')}")
         _stamp(layout, "connect-plugins", digest)
 
     wheels = layout.artifacts / "wheels"

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from fraudctl.config.project import Project
 from fraudctl.flink.gateway import FlinkSession, GatewayError, job_root_cause
+from fraudctl.kafka_clients import read_to_end
 from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
 from fraudctl.scenarios import topics as scenario_topics
 from fraudctl.scenarios.model import Alert, Scenario
@@ -207,29 +207,5 @@ class FlinkScenarioRunner:
         return max(counts, default=0)
 
     def _read(self, topic: str) -> list[dict[str, Any]]:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": f"scenario-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-            }
-        )
-        try:
-            tp = TopicPartition(topic, 0, 0)
-            low, high = consumer.get_watermark_offsets(tp, timeout=10)
-            consumer.assign([TopicPartition(topic, 0, low)])
-            records: list[dict[str, Any]] = []
-            position = low
-            deadline = time.monotonic() + 30
-            while position < high and time.monotonic() < deadline:
-                msg = consumer.poll(0.5)
-                if msg is None or msg.error():
-                    continue
-                offset, value = msg.offset(), msg.value()
-                if offset is None or value is None:
-                    continue
-                position = offset + 1
-                records.append(json.loads(value))
-            return records
-        finally:
-            consumer.close()
+        messages = read_to_end({"bootstrap.servers": self.bootstrap}, topic, [0], deadline_s=30)
+        return [json.loads(m.value()) for m in messages if m.value() is not None]

@@ -38,7 +38,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from pydantic import ValidationError
 
 from fraudctl.contract import Transaction
-from fraudctl.kafka_clients import PARTITIONER
+from fraudctl.kafka_clients import PARTITIONER, readable_ends
 from udf_service.features import DetectionContext
 
 log = logging.getLogger("udf_service.enrichment")
@@ -197,7 +197,12 @@ class Enricher:
         # Exactly once: made per assignment (see _transactional); at least once: one, now.
         self.producer: Producer | None = None if config.exactly_once else Producer(self._producer_conf)
         self.transactional_id: str | None = None
-        self._ends: dict[tuple[str, int], tuple[int, int]] = {}  # (position, end) at the last idle check
+        # Partitions that had a readable record past the position at the last idle check.
+        self._behind: dict[tuple[str, int], int] = {}
+        self._probe_conf: dict[str, str | int | float | bool] = {
+            **dict(config.kafka),
+            "bootstrap.servers": config.bootstrap,
+        }
         self._failing: set[tuple[str, int]] = set()  # partitions whose end could not be read last time
 
     def _transactional(self) -> Producer:
@@ -234,16 +239,18 @@ class Enricher:
         self.running = False
 
     def _stuck(self) -> str | None:
-        """Why the consumer receives nothing although its topic has records for it, if it does.
-        Happens when the source topic is deleted and re-created (a redeploy): the client keeps
-        fetching the old topic's partitions and offsets. Transaction markers take offsets too, so
-        "records after the position" alone proves nothing: stuck is the end moving by a record and
-        its marker or more between two checks while the position stays."""
+        """Why the consumer receives nothing although records are there for it, if it does.
+        Seen when the source topic is deleted and re-created (a redeploy: the client keeps fetching
+        the old partitions and offsets) and after a broker restart (the client stops fetching a
+        partition and never says so). A fresh `read_committed` probe says what a reader gets at the
+        tail of each assigned partition: a record readable at or past this consumer's position on
+        two idle checks in a row never arrived, so the consumer is stuck. An open transaction holds
+        the probe back too: waiting for one is not stuck."""
         assignment = self.consumer.assignment()
         if not assignment:
             return None
-        reason = None
-        seen: dict[tuple[str, int], tuple[int, int]] = {}
+        positions: dict[tuple[str, int], int] = {}
+        committed = {(str(tp.topic), int(tp.partition)): tp.offset for tp in self.consumer.committed(assignment, 10)}
         for tp in self.consumer.position(assignment):
             key = (str(tp.topic), int(tp.partition))
             try:
@@ -257,15 +264,28 @@ class Enricher:
                 self._failing.add(key)
                 continue
             self._failing.discard(key)
-            seen[key] = (tp.offset, high)
-            before = self._ends.get(key)
-            if tp.offset >= 0 and tp.offset > high:
-                reason = reason or f"{tp.topic}[{tp.partition}] position {tp.offset} is beyond its end {high}"
-            elif before is not None and before[0] == tp.offset and high >= before[1] + 2:
-                reason = reason or (
-                    f"{tp.topic}[{tp.partition}] grew from {before[1]} to {high} but nothing arrived at {tp.offset}"
-                )
-        self._ends = {} if reason else seen
+            # Nothing consumed since the assignment: the consumer fetches from the group's offset.
+            position = tp.offset if tp.offset >= 0 else committed.get(key, -1)
+            if position > high:
+                self._behind = {}
+                return f"{tp.topic}[{tp.partition}] position {position} is beyond its end {high}"
+            if position >= 0:
+                positions[key] = position
+        try:
+            ends = readable_ends(self._probe_conf, sorted(positions))
+        except KafkaException as exc:  # the broker is away: the next idle check probes again
+            log.info("idle check: the probe could not read the partitions' ends (%s)", exc)
+            return None
+        behind = {key: pos for key, pos in positions.items() if ends.get(key, -1) > pos}
+        reason = next(
+            (
+                f"{t}[{p}] has a record readable at or after {pos} that never arrived"
+                for (t, p), pos in sorted(behind.items())
+                if self._behind.get((t, p)) == pos
+            ),
+            None,
+        )
+        self._behind = {} if reason else behind
         return reason
 
     def run(self, max_seconds: float | None = None, idle_exit: float | None = None) -> Stats:

@@ -284,3 +284,54 @@ def test_a_recreated_source_topic_is_followed(
         assert {a["transaction_id"] for a, _ in alerts} == {f"e{i}" for i in (0, 1, 2, 3, 4, 100, 101, 102)}
     finally:
         proc.terminate()
+
+
+def test_a_consumer_that_stops_fetching_is_replaced(
+    local_stack: Endpoints, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a broker restart the client once stopped fetching a partition, silently, with records
+    readable past its position (a fault-suite run sat 3 minutes so). Paused partitions are that
+    state on purpose: the idle check must see readable records that never arrive and reconnect."""
+    import udf_service.enrichment as enrichment
+
+    monkeypatch.setattr(enrichment, "STUCK_AFTER_S", 2.0)
+    proc, svc = start(tmp_path)
+    try:
+        t = _topics(local_stack.bootstrap)
+        config = EnrichmentConfig(
+            local_stack.bootstrap,
+            svc.url,
+            t["detections"],
+            t["alerts"],
+            t["dlq"],
+            group_id=f"g-{uuid.uuid4().hex[:6]}",
+            token=svc.token,
+        )
+        enricher = Enricher(config)
+        runner = threading.Thread(target=enricher.run, kwargs={"max_seconds": 90}, daemon=True)
+        runner.start()
+        _produce(
+            local_stack.bootstrap, t["detections"], [json.dumps(_detection(i)).encode() for i in range(4)], ["U"] * 4
+        )
+        deadline = time.monotonic() + 30
+        while enricher.stats.produced < 4:
+            assert time.monotonic() < deadline, "first records not processed"
+            time.sleep(0.2)
+        enricher.consumer.pause(enricher.consumer.assignment())
+        _produce(
+            local_stack.bootstrap,
+            t["detections"],
+            [json.dumps(_detection(i)).encode() for i in range(200, 203)],
+            ["U"] * 3,
+        )
+        deadline = time.monotonic() + 60
+        while enricher.stats.produced < 7:
+            assert time.monotonic() < deadline, f"the stopped consumer was not replaced: {enricher.stats}"
+            time.sleep(0.5)
+        enricher.stop()
+        runner.join(30)
+        assert enricher.stats.reconnects == 1
+        alerts = _read_all(local_stack.bootstrap, t["alerts"])
+        assert sorted(a["transaction_id"] for a, _ in alerts) == sorted(f"e{i}" for i in (0, 1, 2, 3, 200, 201, 202))
+    finally:
+        proc.terminate()

@@ -35,9 +35,9 @@ from typing import Any
 
 import requests
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from fraudctl.contract import Transaction
+from fraudctl.contract import Detection, Transaction
 from fraudctl.kafka_clients import PARTITIONER, readable_ends
 from udf_service.features import DetectionContext
 
@@ -121,31 +121,34 @@ def _rfc3339(value: str) -> str:
 
 
 def to_request(detection: dict[str, Any]) -> dict[str, Any]:
-    """A detection record -> the scoring service's request item (transaction + context)."""
+    """A detection record -> the scoring service's request item (transaction + context). A record
+    that breaks the detection contract, the transaction contract or the service's context model
+    (an unknown rule too) is dead-lettered here, not sent."""
+    _check("detection contract", Detection, detection)
     try:
-        tx = {
-            "transaction_id": str(detection["transaction_id"]),
-            "user_id": str(detection["user_id"]),
-            "amount": float(detection["amount"]),
-            "currency": str(detection["currency"]),
-            "timestamp": _rfc3339(str(detection["event_time"])),
-            "location": str(detection["location"]),
-        }
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ParseError(f"not a detection record: {type(exc).__name__}: {exc}") from exc
-    context = {"rules_fired": [str(detection.get("rule"))] if detection.get("rule") else []}
-    # The shared contract and the service's own context model: a bad record (an unknown rule too)
-    # is dead-lettered here, not sent.
-    for what, model, value in (
-        ("transaction contract", Transaction, tx),
-        ("scoring context", DetectionContext, context),
-    ):
-        try:
-            model.model_validate(value)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise ParseError(f"violates the {what}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+        when = _rfc3339(str(detection["event_time"]))
+    except ValueError as exc:  # the pattern holds, the calendar does not (month 13)
+        raise ParseError(f"violates the detection contract: event_time: {exc}") from exc
+    tx = {
+        "transaction_id": str(detection["transaction_id"]),
+        "user_id": str(detection["user_id"]),
+        "amount": float(detection["amount"]),
+        "currency": str(detection["currency"]),
+        "timestamp": when,
+        "location": str(detection["location"]),
+    }
+    context = {"rules_fired": [str(detection["rule"])]}
+    _check("transaction contract", Transaction, tx)
+    _check("scoring context", DetectionContext, context)
     return {"transaction": tx, "context": context}
+
+
+def _check(what: str, model: type[BaseModel], value: dict[str, Any]) -> None:
+    try:
+        model.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ParseError(f"violates the {what}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
 
 
 @contextlib.contextmanager
@@ -354,11 +357,16 @@ class Enricher:
         poison: list[tuple[Message, str]] = []
         for msg in batch:
             try:
-                value = json.loads(msg.value() or b"")
+                if msg.value() is None:
+                    raise ParseError("empty record (a tombstone)")
+                try:
+                    value = json.loads(msg.value() or b"")
+                except ValueError as exc:
+                    raise ParseError(f"not JSON: {exc}") from exc
                 if not isinstance(value, dict):
                     raise ParseError("value is not a JSON object")
                 good.append((msg, value, to_request(value)))
-            except (ValueError, ParseError) as exc:
+            except ParseError as exc:
                 poison.append((msg, str(exc)))
         scores = self._score_until_available([g[2] for g in good]) if good else []
         alerts: list[tuple[Message, dict[str, Any]]] = []

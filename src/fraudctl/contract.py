@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any, Union, get_args, get_origin
 
-from annotated_types import Gt
+from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
@@ -69,29 +69,55 @@ class Transaction(BaseModel):
         return datetime.fromisoformat(self.timestamp.replace("Z", "+00:00"))
 
 
+class BlacklistEntry(BaseModel):
+    """A blacklisted account: topic `blacklist` (compacted), keyed by user_id, from PostgreSQL's
+    `blacklist` table through the CDC source. A tombstone is a removal. The engines take the user
+    from the key and check the value's fields."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)  # the CDC source may add columns
+
+    user_id: str | None = Field(default=None, min_length=1, max_length=128)
+    reason: str | None = Field(default=None, max_length=256)
+    added_at: str | None = Field(default=None, max_length=64)
+
+
 # Times of a rule hit are SQL timestamps in Flink and "yyyy-MM-dd HH:mm:ss.SSS" text (UTC) in ksqlDB;
 # both reach JSON as that text.
 SQL_TIME: JsonDict = {"flink_type": "TIMESTAMP(3)"}
+SQL_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z?$"
+
+
+class Severity(StrEnum):
+    """A rule's severity (detections/*.yaml; schemas/detection.schema.yaml is checked against it)."""
+
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
 
 
 class Detection(BaseModel):
-    """A rule hit, as both engines write it to `detections` (keyed by user_id)."""
+    """A rule hit, as both engines write it to `detections` (keyed by user_id). The enrichment
+    step dead-letters a record that breaks it; the rule must be one of the deployed rules
+    (udf_service.features.DetectionContext)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    alert_id: str = Field(description="<rule>:<transaction_id>, so a re-delivery is the same alert")
-    rule: str
-    rule_id: str
-    severity: str
-    user_id: str
-    transaction_id: str
-    amount: float = Field(json_schema_extra=MONEY)
-    currency: str | None = None
-    location: str | None = None
-    event_time: str = Field(json_schema_extra=SQL_TIME)
-    window_start: str | None = Field(default=None, json_schema_extra=SQL_TIME)
-    window_end: str | None = Field(default=None, json_schema_extra=SQL_TIME)
-    evidence: str | None = None
+    alert_id: str = Field(
+        min_length=1, max_length=256, description="<rule>:<transaction_id>, so a re-delivery is the same alert"
+    )
+    rule: str = Field(min_length=1, max_length=64)
+    rule_id: str = Field(min_length=1, max_length=32)
+    severity: Severity
+    user_id: str = Field(min_length=1, max_length=128)
+    transaction_id: str = Field(min_length=1, max_length=128)
+    amount: float = Field(allow_inf_nan=False, json_schema_extra=MONEY)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    location: str | None = Field(default=None, max_length=128)
+    event_time: str = Field(pattern=SQL_TIME_PATTERN, json_schema_extra=SQL_TIME)
+    window_start: str | None = Field(default=None, pattern=SQL_TIME_PATTERN, json_schema_extra=SQL_TIME)
+    window_end: str | None = Field(default=None, pattern=SQL_TIME_PATTERN, json_schema_extra=SQL_TIME)
+    evidence: str | None = Field(default=None, max_length=8192, description="the rule's evidence, as JSON text")
 
 
 class Alert(Detection):
@@ -99,8 +125,8 @@ class Alert(Detection):
     `fraud_alerts` (whose other columns belong to the analysts). The sinks' field lists, the table's
     DDL and the index mapping are checked against this (tests/unit/test_record_contract.py)."""
 
-    risk_score: float = Field(ge=0, le=1)
-    model_version: str
+    risk_score: float = Field(ge=0, le=1, allow_inf_nan=False)
+    model_version: str = Field(min_length=1, max_length=64)
     reasons: list[str] = Field(default_factory=list, json_schema_extra={"stored_in_postgres": False})
 
 
@@ -120,6 +146,13 @@ class Column:
     checked_as: str  # the column the check reads (the parsed event time for `timestamp`)
     greater_than: float | None
     flink_type: str  # where Flink's type differs (times)
+    less_than: float | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    choices: tuple[str, ...] = ()
 
     def type_in(self, engine: str) -> str:
         return self.flink_type if engine == "flink" else self.sql_type
@@ -127,6 +160,60 @@ class Column:
     @property
     def quoted(self) -> str:
         return f"`{self.name}`" if self.name in _RESERVED else self.name
+
+    @property
+    def read_as_text(self) -> bool:
+        """An optional number is read as text and cast where it is checked: the JSON reader turns
+        a value of the wrong type into NULL, which an optional field may be, so the break would
+        pass unseen."""
+        return not self.required and self.sql_type in ("DOUBLE", "BIGINT")
+
+    @property
+    def source_type(self) -> str:
+        return "STRING" if self.read_as_text else self.sql_type
+
+    @property
+    def typed(self) -> str:
+        """The column as the rules read it."""
+        return f"TRY_CAST({self.quoted} AS {self.sql_type})" if self.read_as_text else self.checked_as
+
+    def checks(self, of: str = "") -> list[tuple[str, str]]:
+        """(Flink SQL condition that breaks the contract, the dead-letter reason), in order. On an
+        optional field every condition is NULL, so never true, when the field is absent. `of`: the
+        table alias the columns are read from (`b.`), empty for the row itself."""
+        raw = f"{of}{self.quoted}"
+        checked = raw if self.checked_as == self.quoted else self.checked_as
+        v = f"TRY_CAST({raw} AS {self.sql_type})" if self.read_as_text else checked
+        out = []
+        if self.required:
+            out.append((f"{checked} IS NULL", self.when_null))
+        if self.read_as_text:
+            out.append((f"{raw} IS NOT NULL AND {v} IS NULL", f"{self.name} is not a number"))
+        for bound, op, words in (
+            (self.greater_than, "<=", "greater than"),
+            (self.less_than, ">=", "less than"),
+            (self.minimum, "<", "at least"),
+            (self.maximum, ">", "at most"),
+        ):
+            if bound is not None:
+                out.append((f"{v} {op} {_number(bound)}", f"{self.name} must be {words} {_number(bound)}"))
+        if self.min_length:
+            out.append((f"CHAR_LENGTH({v}) < {self.min_length}", f"{self.name} must not be empty"))
+        if self.max_length is not None:
+            out.append(
+                (f"CHAR_LENGTH({v}) > {self.max_length}", f"{self.name} longer than {self.max_length} characters")
+            )
+        if self.pattern:
+            quoted = self.pattern.replace("'", "''")
+            out.append((f"NOT REGEXP({v}, '{quoted}')", f"{self.name} does not match {self.pattern}"))
+        if self.choices:
+            listed = ", ".join(f"'{c}'" for c in self.choices)
+            out.append((f"{v} NOT IN ({listed})", f"{self.name} must be one of {', '.join(self.choices)}"))
+        return out
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
 
 
 def _base(annotation: Any) -> type:
@@ -138,25 +225,47 @@ def _base(annotation: Any) -> type:
 
 
 def columns(model: type[BaseModel]) -> tuple[Column, ...]:
-    """The engines' columns of a record model, in field order."""
+    """The engines' columns of a record model, in field order, with the model's constraints."""
     out = []
     for name, info in model.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        gt = next((m.gt for m in info.metadata if isinstance(m, Gt)), None)
+
+        def bound(kind: type, attr: str, meta: list[Any] = info.metadata) -> Any:
+            return next((getattr(m, attr) for m in meta if isinstance(m, kind)), None)
+
+        base = _base(info.annotation)
+        pattern = next((getattr(m, "pattern", None) for m in info.metadata if getattr(m, "pattern", None)), None)
         out.append(
             Column(
                 name=name,
-                sql_type=str(extra.get("sql_type") or _SQL_TYPES.get(_base(info.annotation), "STRING")),
+                sql_type=str(extra.get("sql_type") or _SQL_TYPES.get(base, "STRING")),
                 required=info.is_required(),
                 when_null=str(extra.get("when_null") or f"missing {name}"),
                 checked_as=str(extra.get("checked_as") or (f"`{name}`" if name in _RESERVED else name)),
-                greater_than=float(gt) if gt is not None else None,  # type: ignore[arg-type]
-                flink_type=str(
-                    extra.get("flink_type") or extra.get("sql_type") or _SQL_TYPES.get(_base(info.annotation), "STRING")
-                ),
+                greater_than=_float(bound(Gt, "gt")),
+                flink_type=str(extra.get("flink_type") or extra.get("sql_type") or _SQL_TYPES.get(base, "STRING")),
+                less_than=_float(bound(Lt, "lt")),
+                minimum=_float(bound(Ge, "ge")),
+                maximum=_float(bound(Le, "le")),
+                min_length=bound(MinLen, "min_length"),
+                max_length=bound(MaxLen, "max_length"),
+                pattern=pattern,
+                choices=_choices(info.annotation),
             )
         )
     return tuple(out)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _choices(annotation: Any) -> tuple[str, ...]:
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return tuple(str(m.value) for m in annotation)
+    return ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +274,7 @@ class Records:
 
     transaction: tuple[Column, ...]
     detection: tuple[Column, ...]
+    blacklist: tuple[Column, ...]
 
     @property
     def transaction_required(self) -> tuple[Column, ...]:
@@ -172,7 +282,11 @@ class Records:
 
 
 def records(transaction: type[BaseModel] | None = None) -> Records:
-    return Records(transaction=columns(transaction or Transaction), detection=columns(Detection))
+    return Records(
+        transaction=columns(transaction or Transaction),
+        detection=columns(Detection),
+        blacklist=tuple(c for c in columns(BlacklistEntry) if c.name != "user_id"),  # the key
+    )
 
 
 # Keys of `json_schema_extra` that only the renderers above read: not part of the published schema.

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Endpoints
+from tests.faults import harness
 from tests.faults.harness import REPORTS, ROOT
 
 COLUMNS = (
@@ -47,3 +49,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(scope="session")
 def faults_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("faults")
+
+
+@pytest.fixture(scope="module")
+def deployed(local_stack: Endpoints) -> Endpoints:
+    """The repo's declarations applied and every connector, task and the Flink job RUNNING."""
+    res = harness.fraudctl("apply", "--env", "local", "--auto-approve", "-o", "json")
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    harness.wait_all_running()
+    return local_stack

@@ -14,14 +14,6 @@ from tests.faults import harness
 pytestmark = [pytest.mark.stack, pytest.mark.faults]
 
 
-@pytest.fixture(scope="module")
-def deployed(local_stack: Endpoints) -> Endpoints:
-    res = harness.fraudctl("apply", "--env", "local", "--auto-approve", "-o", "json")
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
-    harness.wait_all_running()
-    return local_stack
-
-
 def _check(report: harness.CaseReport) -> None:
     assert report.clean, report
     assert report.produced == report.archived_distinct

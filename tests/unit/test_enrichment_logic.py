@@ -67,6 +67,9 @@ def test_a_refused_record_is_found_alone_and_the_others_are_scored() -> None:
 
 def test_an_unknown_rule_is_refused_before_the_service_is_called() -> None:
     detection = {
+        "alert_id": "no_such_rule:t1",
+        "rule_id": "FR-999",
+        "severity": "low",
         "transaction_id": "t1",
         "user_id": "U1",
         "amount": 10.0,
@@ -77,3 +80,24 @@ def test_an_unknown_rule_is_refused_before_the_service_is_called() -> None:
     }
     with pytest.raises(ParseError, match=r"unknown rule\(s\) \['no_such_rule'\]"):
         to_request(detection)
+
+
+def test_a_detection_that_breaks_its_contract_is_refused_with_the_field() -> None:
+    good = {
+        "alert_id": "high_value:t1",
+        "rule": "high_value",
+        "rule_id": "FR-003",
+        "severity": "medium",
+        "transaction_id": "t1",
+        "user_id": "U1",
+        "amount": 10.0,
+        "currency": "EUR",
+        "event_time": "2024-11-16 14:00:00.000",
+        "location": "Paris",
+    }
+    assert to_request(good)["transaction"]["timestamp"] == "2024-11-16T14:00:00Z"
+    for field, bad in (("severity", "apocalyptic"), ("evidence", "e" * 9000), ("event_time", "2024-13-45 10:00:00")):
+        with pytest.raises(ParseError, match=f"violates the detection contract: {field}"):
+            to_request({**good, field: bad})
+    with pytest.raises(ParseError, match="violates the detection contract: alert_id: Field required"):
+        to_request({k: v for k, v in good.items() if k != "alert_id"})

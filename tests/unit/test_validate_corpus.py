@@ -129,7 +129,20 @@ def _missing_dlq(root: Path) -> Problem:
         "connectors/alerts-postgres.yaml",
         line,
         "errors.dlq_topic",
-        "every sink needs a dead-letter topic and a tolerance",
+        "every sink needs a dead-letter topic, unless another reader dead-letters its topics' "
+        "bad records (topics.yaml: dead_letters)",
+    )
+
+
+def _second_dead_letter(root: Path) -> Problem:
+    path = root / "connectors/transactions-s3-archive.yaml"
+    edit(path, "  tolerance: all\n", "  tolerance: all\n  dlq_topic: dlq-sinks\n")
+    return Problem(
+        "connectors/transactions-s3-archive.yaml",
+        line_of(path, "dlq_topic:"),
+        "errors.dlq_topic",
+        "bad records of 'transactions' are dead-lettered in 'dlq-stream' (topics.yaml: dead_letters); "
+        "a second dead letter here would count each twice: remove errors.dlq_topic",
     )
 
 
@@ -311,6 +324,7 @@ CASES = [
     Case("plaintext password in an environment", _plaintext_password),
     Case("plaintext password in a connector override", _plaintext_in_override),
     Case("missing DLQ", _missing_dlq),
+    Case("a second dead letter for a topic another reader owns", _second_dead_letter),
     Case("template with undefined variable", _undefined_template_variable),
     Case("unknown environment", _unknown_environment, envs=("nope",)),
     Case("unknown connector kind", _unknown_kind),

@@ -206,6 +206,10 @@ class Stream(_Model):
     # How often the Flink job checkpoints its state: what a restore replays from, and (exactly
     # once) how long a detection waits before readers see it.
     checkpoint_interval: Duration = "10s"
+    # A transaction stamped further ahead of the engine's clock is dead-lettered, not evaluated:
+    # one such row on every partition would move the watermark that far, and every real row
+    # after it would be late.
+    max_clock_skew: Duration = "5m"
 
 
 class LocalStack(_Model):

@@ -91,4 +91,43 @@ def render_connector(project: Project, intent: Located, env: Settings) -> Render
         origins[key] = (intent.file, intent.line(("overrides", profile, key)))
     config["name"] = str(c["name"])
     origins["name"] = (intent.file, intent.line(("name",)))
+    for key, value in contract_check(project, env, c, config).items():
+        config[key] = value
+        origins[key] = ("src/fraudctl/contract.py", None)
     return RenderedConnector(str(c["name"]), intent, template, config, origins)
+
+
+def contract_check(project: Project, env: Settings, c: dict[str, Any], config: dict[str, str]) -> dict[str, str]:
+    """A sink that dead-letters its topic's bad records (topics.yaml: `dead_letters` names its own
+    dead-letter topic) checks each record against the topic's record contract first, with the
+    in-repo ContractCheck transform: a record that breaks it is dead-lettered with the reason
+    instead of stored. The schema is the one the schema registry publishes, without its prose."""
+    from fraudctl.contract import json_schema
+    from fraudctl.deploy.providers.schema_subjects import RECORDS
+    from fraudctl.render.context import rule_views
+
+    declared = (project.topics.value or {}).get("topics", {}) if project.topics else {}
+    topics = [str(t) for t in c.get("topics") or []]
+    dlq = config.get("errors.deadletterqueue.topic.name")
+    if len(topics) != 1 or topics[0] not in RECORDS or not dlq:
+        return {}
+    if (declared.get(topics[0]) or {}).get("dead_letters") != dlq:
+        return {}
+
+    def prose_free(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: prose_free(v) for k, v in node.items() if k not in ("title", "description", "default")}
+        if isinstance(node, list):
+            return [prose_free(v) for v in node]
+        return node
+
+    schema = prose_free(json_schema(RECORDS[topics[0]]))
+    out = {
+        "transforms.contract.type": "io.github.fraudpipeline.connect.transforms.ContractCheck",
+        "transforms.contract.schema": json.dumps(schema, sort_keys=True, separators=(",", ":")),
+    }
+    if "rule" in schema.get("properties", {}):
+        out["transforms.contract.choices"] = "rule=" + "|".join(str(r["name"]) for r in rule_views(project, env))
+    chain = [t for t in config.get("transforms", "").split(",") if t]
+    out["transforms"] = ",".join(["contract", *chain])
+    return out

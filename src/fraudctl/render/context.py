@@ -68,9 +68,4 @@ def replication_of(env: Settings) -> int:
 
 
 def stream_view(env: Settings) -> dict[str, Any]:
-    return {
-        "allowed_lateness": env.stream.allowed_lateness,
-        "dedup_window": env.stream.dedup_window,
-        "delivery_guarantee": env.stream.delivery_guarantee,
-        "checkpoint_interval": env.stream.checkpoint_interval,
-    }
+    return env.stream.model_dump()

@@ -140,6 +140,13 @@ def _detections(project: Project, report: Report) -> None:
 
 
 def _connectors(project: Project, report: Report, topics: set[str]) -> None:
+    # The dead-letter topics Connect writes: a sink may go without one only for topics whose bad
+    # records another component dead-letters.
+    sink_dlqs = {
+        str(((d.value or {}).get("errors") or {}).get("dlq_topic"))
+        for d in project.connectors
+        if isinstance(d.value, dict) and isinstance(d.value.get("errors"), dict) and "dlq_topic" in d.value["errors"]
+    }
     names: dict[str, str] = {}
     for doc in project.connectors:
         c = doc.value if isinstance(doc.value, dict) else {}
@@ -186,16 +193,35 @@ def _connectors(project: Project, report: Report, topics: set[str]) -> None:
             )
         if kind in SINK_KINDS:
             errors = c.get("errors")
-            if not isinstance(errors, dict) or "dlq_topic" not in errors:
+            declared = (project.topics.value or {}).get("topics", {}) if project.topics else {}
+            owners = {t: (declared.get(t) or {}).get("dead_letters") for t in c.get("topics") or [] if t in topics}
+            elsewhere = {t: o for t, o in owners.items() if o and o != (errors or {}).get("dlq_topic")}
+            if not isinstance(errors, dict) or "tolerance" not in errors:
+                report.problems.append(
+                    Problem(doc.file, doc.line(("errors",)), "errors.tolerance", "every sink needs an error tolerance")
+                )
+            elif "dlq_topic" not in errors and (not owners or set(owners.values()) & (sink_dlqs | {None})):
                 report.problems.append(
                     Problem(
                         doc.file,
                         doc.line(("errors",)),
                         "errors.dlq_topic",
-                        "every sink needs a dead-letter topic and a tolerance",
+                        "every sink needs a dead-letter topic, unless another reader dead-letters its topics' "
+                        "bad records (topics.yaml: dead_letters)",
                     )
                 )
-            elif errors["dlq_topic"] not in topics:
+            elif "dlq_topic" in errors and elsewhere:
+                topic, owner = sorted(elsewhere.items())[0]
+                report.problems.append(
+                    Problem(
+                        doc.file,
+                        doc.line(("errors", "dlq_topic")),
+                        "errors.dlq_topic",
+                        f"bad records of {topic!r} are dead-lettered in {owner!r} (topics.yaml: dead_letters); "
+                        "a second dead letter here would count each twice: remove errors.dlq_topic",
+                    )
+                )
+            elif "dlq_topic" in errors and errors["dlq_topic"] not in topics:
                 report.problems.append(
                     Problem(
                         doc.file,

@@ -2,10 +2,15 @@
 -- Do not edit: change the rule files or templates/flink/ and render again.
 
 SET 'table.exec.state.ttl' = '86400000 ms';
+-- Event times are UTC wall-clock times; fraudctl submits in a UTC session (table.local-time-zone),
+-- so the engine's clock (CURRENT_TIMESTAMP) reads in UTC too.
 
 -- Every detection sees event time (`timestamp`, RFC 3339 in UTC) with a watermark that allows
 -- 5s of out-of-order arrival; rows later than that are dropped by the engine.
--- The columns are the record contract's (src/fraudctl/contract.py: Transaction).
+-- The columns are the record contract's (src/fraudctl/contract.py: Transaction); optional numbers
+-- are read as text and cast in transactions_checked, so one of the wrong type is seen.
+-- An event time more than 5m ahead of the engine's clock is NULL here (it must
+-- not move the watermark) and the row is dead-lettered.
 CREATE TABLE IF NOT EXISTS transactions (
   transaction_id STRING,
   user_id STRING,
@@ -13,8 +18,8 @@ CREATE TABLE IF NOT EXISTS transactions (
   currency STRING,
   `timestamp` STRING,
   location STRING,
-  lat DOUBLE,
-  lon DOUBLE,
+  lat STRING,
+  lon STRING,
   country STRING,
   merchant_id STRING,
   merchant_category STRING,
@@ -23,7 +28,10 @@ CREATE TABLE IF NOT EXISTS transactions (
   src_partition INT METADATA FROM 'partition' VIRTUAL,
   src_offset BIGINT METADATA FROM 'offset' VIRTUAL,
   proc_time AS PROCTIME(),
-  event_time AS CAST(TO_TIMESTAMP(REPLACE(REPLACE(`timestamp`, 'T', ' '), 'Z', '')) AS TIMESTAMP(3)),
+  event_time AS CASE
+    WHEN CAST(TO_TIMESTAMP(REPLACE(REPLACE(`timestamp`, 'T', ' '), 'Z', '')) AS TIMESTAMP(3)) <= CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3)) + INTERVAL '5' MINUTE
+    THEN CAST(TO_TIMESTAMP(REPLACE(REPLACE(`timestamp`, 'T', ' '), 'Z', '')) AS TIMESTAMP(3))
+  END,
   WATERMARK FOR event_time AS event_time - INTERVAL '5' SECOND
 ) WITH (
   'connector' = 'kafka',
@@ -70,7 +78,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   'properties.transaction.timeout.ms' = '600000'
 );
 
--- Blacklisted accounts: the compacted topic fed by the CDC source, read as a versioned table.
+-- Blacklisted accounts: the compacted topic fed by the CDC source, read as a versioned table
+-- (src/fraudctl/contract.py: BlacklistEntry; the user is the key).
 CREATE TABLE IF NOT EXISTS blacklist (
   user_id STRING,
   reason STRING,
@@ -83,8 +92,35 @@ CREATE TABLE IF NOT EXISTS blacklist (
   'topic' = 'blacklist',
   'properties.bootstrap.servers' = '127.0.0.1:9092',
   'key.format' = 'raw',
-  'value.format' = 'json'
+  'value.format' = 'json',
+  'value.fields-include' = 'EXCEPT_KEY',
+  'value.json.ignore-parse-errors' = 'true'
 );
+
+-- The same topic as text, for its dead letters: values that are not a JSON object or break the
+-- contract (a tombstone is a removal, not a dead letter).
+CREATE TABLE IF NOT EXISTS blacklist_raw (
+  payload STRING,
+  src_partition INT METADATA FROM 'partition' VIRTUAL,
+  src_offset BIGINT METADATA FROM 'offset' VIRTUAL
+) WITH (
+  'connector' = 'kafka',
+  'topic' = 'blacklist',
+  'properties.bootstrap.servers' = '127.0.0.1:9092',
+  'properties.group.id' = 'fraud-flink-detections-blacklist-raw',
+  'properties.isolation.level' = 'read_committed',
+  'scan.startup.mode' = 'group-offsets',
+  'properties.auto.offset.reset' = 'earliest',
+  'format' = 'raw'
+);
+
+CREATE TEMPORARY VIEW blacklist_values AS
+SELECT payload, src_partition, src_offset,
+       payload IS JSON OBJECT AS is_object,
+       JSON_VALUE(payload, '$.reason') AS reason,
+       JSON_VALUE(payload, '$.added_at') AS added_at
+FROM blacklist_raw
+WHERE payload IS NOT NULL;
 
 -- Late rows (behind the watermark, i.e. more than 5s older than the newest row seen)
 -- are not evaluated by the rules: they are kept in their own topic for audit.
@@ -109,14 +145,49 @@ CREATE TABLE IF NOT EXISTS late_transactions (
 -- What every rule reads: rows on time, each transaction once (a re-delivered transaction_id is
 -- dropped; the first delivery wins). Dedup state is kept for 1d.
 CREATE TEMPORARY VIEW transactions_checked AS
-SELECT *, CASE
+SELECT
+    transaction_id,
+    user_id,
+    amount,
+    currency,
+    `timestamp`,
+    location,
+    TRY_CAST(lat AS DOUBLE) AS lat,
+    TRY_CAST(lon AS DOUBLE) AS lon,
+    country,
+    merchant_id,
+    merchant_category,
+    device_id,
+    channel,
+    src_partition, src_offset, proc_time, event_time,
+    CASE
+    WHEN event_time IS NULL AND CAST(TO_TIMESTAMP(REPLACE(REPLACE(`timestamp`, 'T', ' '), 'Z', '')) AS TIMESTAMP(3)) IS NOT NULL THEN 'timestamp more than 5m ahead of the engine''s clock'
     WHEN transaction_id IS NULL THEN 'missing transaction_id'
+    WHEN CHAR_LENGTH(transaction_id) < 1 THEN 'transaction_id must not be empty'
+    WHEN CHAR_LENGTH(transaction_id) > 128 THEN 'transaction_id longer than 128 characters'
     WHEN user_id IS NULL THEN 'missing user_id'
+    WHEN CHAR_LENGTH(user_id) < 1 THEN 'user_id must not be empty'
+    WHEN CHAR_LENGTH(user_id) > 128 THEN 'user_id longer than 128 characters'
     WHEN amount IS NULL THEN 'missing or non-numeric amount'
     WHEN amount <= 0 THEN 'amount must be greater than 0'
+    WHEN amount >= 1000000000000 THEN 'amount must be less than 1000000000000'
     WHEN currency IS NULL THEN 'missing currency'
+    WHEN NOT REGEXP(currency, '^[A-Z]{3}$') THEN 'currency does not match ^[A-Z]{3}$'
     WHEN event_time IS NULL THEN 'timestamp missing or not an RFC 3339 UTC time'
     WHEN location IS NULL THEN 'missing location'
+    WHEN CHAR_LENGTH(location) < 1 THEN 'location must not be empty'
+    WHEN CHAR_LENGTH(location) > 128 THEN 'location longer than 128 characters'
+    WHEN lat IS NOT NULL AND TRY_CAST(lat AS DOUBLE) IS NULL THEN 'lat is not a number'
+    WHEN TRY_CAST(lat AS DOUBLE) < -90 THEN 'lat must be at least -90'
+    WHEN TRY_CAST(lat AS DOUBLE) > 90 THEN 'lat must be at most 90'
+    WHEN lon IS NOT NULL AND TRY_CAST(lon AS DOUBLE) IS NULL THEN 'lon is not a number'
+    WHEN TRY_CAST(lon AS DOUBLE) < -180 THEN 'lon must be at least -180'
+    WHEN TRY_CAST(lon AS DOUBLE) > 180 THEN 'lon must be at most 180'
+    WHEN CHAR_LENGTH(country) > 64 THEN 'country longer than 64 characters'
+    WHEN CHAR_LENGTH(merchant_id) > 128 THEN 'merchant_id longer than 128 characters'
+    WHEN CHAR_LENGTH(merchant_category) > 64 THEN 'merchant_category longer than 64 characters'
+    WHEN CHAR_LENGTH(device_id) > 128 THEN 'device_id longer than 128 characters'
+    WHEN channel NOT IN ('pos', 'ecom', 'atm') THEN 'channel must be one of pos, ecom, atm'
   END AS rejection
 FROM transactions;
 
@@ -191,6 +262,23 @@ SELECT
     'stage', ENCODE('stream-engine', 'UTF-8')
   ]
 FROM transactions_checked
+WHERE rejection IS NOT NULL;
+
+INSERT INTO dead_letters /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-dlq-stream-blacklist') */
+SELECT payload, MAP[
+    'error', ENCODE(rejection, 'UTF-8'),
+    'source.topic', ENCODE('blacklist', 'UTF-8'),
+    'source.partition', ENCODE(CAST(src_partition AS STRING), 'UTF-8'),
+    'source.offset', ENCODE(CAST(src_offset AS STRING), 'UTF-8'),
+    'stage', ENCODE('stream-engine', 'UTF-8')
+  ]
+FROM (
+  SELECT *, CASE WHEN NOT is_object THEN 'not a JSON object' ELSE CASE
+    WHEN CHAR_LENGTH(reason) > 256 THEN 'reason longer than 256 characters'
+    WHEN CHAR_LENGTH(added_at) > 64 THEN 'added_at longer than 64 characters'
+  END END AS rejection
+  FROM blacklist_values
+)
 WHERE rejection IS NOT NULL;
 
 INSERT INTO dead_letters /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-dlq-stream-unparsed') */
@@ -310,10 +398,14 @@ SELECT
     CAST(t.event_time AS TIMESTAMP(3)) AS event_time,
     CAST(t.event_time AS TIMESTAMP(3)) AS window_start,
     CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
-    CONCAT('{"reason":"', COALESCE(b.reason, ''), '"}') AS evidence
+    JSON_OBJECT('reason' VALUE COALESCE(b.reason, '')) AS evidence
 FROM transactions_unique AS t
 JOIN blacklist FOR SYSTEM_TIME AS OF t.event_time AS b
-  ON t.user_id = b.user_id;
+  -- An entry that breaks the blacklist contract is dead-lettered, and never blacklists anyone.
+  ON t.user_id = b.user_id AND (CASE
+    WHEN CHAR_LENGTH(b.reason) > 256 THEN 'reason longer than 256 characters'
+    WHEN CHAR_LENGTH(b.added_at) > 64 THEN 'added_at longer than 64 characters'
+  END) IS NULL;
 
 
 -- FR-005 new_device: a device the user has not used within 30d, on an amount of at least 200.

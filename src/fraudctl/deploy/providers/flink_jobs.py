@@ -9,6 +9,7 @@ resumes exactly where the old job stopped."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -20,6 +21,8 @@ from fraudctl.deploy.model import CREATE, DELETE, ORPHAN, REPLACE, UPDATE, Chang
 from fraudctl.deploy.providers import Progress
 from fraudctl.deploy.state import Record
 from fraudctl.flink.gateway import FlinkSession, GatewayError, job_root_cause
+
+log = logging.getLogger(__name__)
 
 JOB = "detections"
 TERMINAL = {"FINISHED", "CANCELED", "FAILED"}
@@ -135,11 +138,38 @@ class FlinkJobProvider:
         if change.op == CREATE:
             self.jobs[change.name] = self._submit(change.context.get("restore_from"))
         elif change.op == REPLACE:
-            savepoint = self._stop_with_savepoint(str(change.context["job_id"]))
-            self.jobs[change.name] = self._submit(savepoint)
+            job_id = str(change.context["job_id"])
+            restore: str | None
+            try:
+                restore = self._stop_with_savepoint(job_id)
+            except FlinkJobError as exc:
+                # A job that cannot take a savepoint (restarting after a failure: not every task
+                # runs) is cancelled and replaced from its latest completed checkpoint, which the
+                # cluster retains on cancellation: a fix for a failing job must be deployable.
+                restore = self._latest_checkpoint(job_id)
+                if restore is None:
+                    raise FlinkJobError(f"{exc}; and the job has no completed checkpoint to restore from") from exc
+                log.warning("%s; replacing it from its latest checkpoint %s", exc, restore)
+                self._cancel(job_id)
+            self.jobs[change.name] = self._submit(restore)
         elif change.op == DELETE:
             requests.patch(f"{self.rest}/jobs/{change.context['job_id']}?mode=cancel", timeout=15)
             self.writes += 1
+
+    def _latest_checkpoint(self, job_id: str) -> str | None:
+        resp = requests.get(f"{self.rest}/jobs/{job_id}/checkpoints", timeout=15)
+        latest = (resp.json().get("latest") or {}).get("completed") or {} if resp.ok else {}
+        path = latest.get("external_path")
+        return str(path) if path else None
+
+    def _cancel(self, job_id: str) -> None:
+        requests.patch(f"{self.rest}/jobs/{job_id}?mode=cancel", timeout=15).raise_for_status()
+        self.writes += 1
+        deadline = time.monotonic() + 120
+        while requests.get(f"{self.rest}/jobs/{job_id}", timeout=15).json().get("state") not in TERMINAL:
+            if time.monotonic() > deadline:
+                raise FlinkJobError(f"job {job_id} not cancelled after 120 s")
+            time.sleep(0.5)
 
     def _submit(self, savepoint: str | None) -> str:
         props = {"table.local-time-zone": "UTC", "pipeline.name": self.job_name(self.sql_checksum)}
@@ -178,7 +208,11 @@ class FlinkJobProvider:
                 operation = data.get("operation", {})
                 if "location" in operation:
                     return str(operation["location"])
-                raise FlinkJobError(f"savepoint of job {job_id} failed: {operation.get('failure-cause')}")
+                cause = operation.get("failure-cause") or {}
+                # The cause's first line says why; its serialized form and stack are no reading matter.
+                trace = str(cause.get("stack-trace") or cause).splitlines()
+                reason = next((ln for ln in reversed(trace) if ln.startswith("Caused by:")), trace[0] if trace else "")
+                raise FlinkJobError(f"savepoint of job {job_id} failed: {reason.removeprefix('Caused by: ')}")
             time.sleep(1)
         raise FlinkJobError(f"savepoint of job {job_id} not complete after 180 s")
 

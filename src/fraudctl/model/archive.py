@@ -4,7 +4,11 @@ transaction's alerts: 1; everything else: 0).
 
 The archive sink writes each Kafka record once, but the topic can hold one transaction twice (a
 producer that sent it again), so rows are de-duplicated by transaction_id. The result is an
-ordinary labelled CSV, so what was trained on can be kept, fingerprinted and trained on again."""
+ordinary labelled CSV, so what was trained on can be kept, fingerprinted and trained on again.
+
+The raw archive keeps what arrived, so it also holds records that break the transaction contract
+(the stream engine dead-lettered them and never evaluated them): they are no training data and are
+counted as refused, with the first reason, instead of stopping the export."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from pydantic import ValidationError
 
 from fraudctl.config.settings import Settings
 from fraudctl.contract import Transaction
@@ -37,6 +42,8 @@ class Export:
     rows: int
     duplicates: int
     positives: int
+    refused: int = 0
+    first_refusal: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +52,8 @@ class Export:
             "rows": self.rows,
             "duplicates_dropped": self.duplicates,
             "positives": self.positives,
+            "refused": self.refused,
+            **({"first_refusal": self.first_refusal} if self.first_refusal else {}),
         }
 
 
@@ -62,7 +71,8 @@ def export(env: Settings, prefix: str, topic: str, alerts_table: str, out: Path,
     client = s3_client(env)
     labels = confirmed_fraud(env, alerts_table)
     seen: dict[str, dict[str, Any]] = {}
-    objects = duplicates = 0
+    objects = duplicates = refused = 0
+    first_refusal = ""
     base = f"{prefix}{topic}/"
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
         for obj in page.get("Contents", []):
@@ -73,10 +83,14 @@ def export(env: Settings, prefix: str, topic: str, alerts_table: str, out: Path,
             body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
             for number, line in enumerate(body.splitlines(), 1):
                 try:
+                    tx_id = Transaction.model_validate_json(line).transaction_id
                     record = json.loads(line)
-                    tx_id = str(record["transaction_id"])
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise ArchiveError(f"s3://{bucket}/{obj['Key']}:{number}: not a transaction: {exc}") from exc
+                except ValidationError as exc:
+                    refused += 1
+                    err = exc.errors()[0]
+                    where = ".".join(map(str, err["loc"])) or "the record"
+                    first_refusal = first_refusal or f"s3://{bucket}/{obj['Key']}:{number}: {where}: {err['msg']}"
+                    continue
                 if tx_id in seen:
                     duplicates += 1
                     continue
@@ -92,4 +106,4 @@ def export(env: Settings, prefix: str, topic: str, alerts_table: str, out: Path,
         for row in sorted(seen.values(), key=lambda r: (str(r["timestamp"]), str(r["transaction_id"]))):
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
     positives = sum(r[LABEL] for r in seen.values())
-    return Export(out, objects, len(seen), duplicates, positives)
+    return Export(out, objects, len(seen), duplicates, positives, refused, first_refusal)

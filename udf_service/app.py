@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
@@ -24,7 +24,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fraudctl.contract import Transaction
@@ -61,6 +61,9 @@ class Score(BaseModel):
 
 class BatchScores(BaseModel):
     results: list[Score]
+
+
+_Body = TypeVar("_Body", bound=BaseModel)
 
 
 class BodyLimit:
@@ -229,26 +232,53 @@ def create_app(settings: Settings) -> FastAPI:
     model_dep = Depends(serving)
 
     def score_all(model: LoadedModel, items: list[ScoreRequest]) -> list[Score]:
-        vectors = [features.compute(i.transaction, i.context) for i in items]
-        scores = model.scores(np.asarray(vectors, dtype=np.float32))
-        meta = model.metadata
+        vectors = np.asarray([features.compute(i.transaction, i.context) for i in items], dtype=np.float32)
+        scores = np.clip(model.scores(vectors), 0.0, 1.0)
+        why = features.reasons_of(vectors, model.metadata)
+        # Built without validation: every value is computed here (the score clipped to [0, 1]).
         return [
-            Score(
+            Score.model_construct(
                 transaction_id=item.transaction.transaction_id,
-                risk_score=float(min(1.0, max(0.0, s))),
+                risk_score=float(s),
                 model_version=model.version,
-                reasons=features.reasons(v, meta["means"], meta["scales"], meta["importances"]),
+                reasons=r,
             )
-            for item, v, s in zip(items, vectors, scores, strict=True)
+            for item, s, r in zip(items, scores, why, strict=True)
         ]
 
-    @app.post("/v1/score", response_model=Score, responses={401: {}, 413: {}, 422: {}, 503: {}})
-    async def score(body: ScoreRequest, _: None = auth_dep, model: LoadedModel = model_dep) -> Score:
-        # One row scores in microseconds: run on the event loop, without a thread-pool hop.
-        return score_all(model, [body])[0]
+    def parsed(model: type[_Body], body: bytes) -> _Body:
+        """The body parsed and validated in one pass (pydantic-core reads the bytes itself), errors
+        answered as FastAPI's own validation errors are."""
+        try:
+            return model.model_validate_json(body)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False, include_input=False)]
+            ) from exc
 
-    @app.post("/v1/score/batch", response_model=BatchScores, responses={401: {}, 413: {}, 422: {}, 503: {}})
-    def score_batch(body: BatchRequest, _: None = auth_dep, model: LoadedModel = model_dep) -> Any:
+    def answer(value: BaseModel) -> Response:
+        # Serialised by pydantic-core straight to bytes: no second validation against a response
+        # model and no jsonable_encoder pass (the declared response models document the shape).
+        return Response(value.__pydantic_serializer__.to_json(value), media_type="application/json")
+
+    def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schema.pop("$defs", None)  # the referenced models are the components of /v1/score's body
+        return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+    @app.post("/v1/score", response_model=Score, responses={401: {}, 413: {}, 422: {}, 503: {}})
+    async def score(body: ScoreRequest, _: None = auth_dep, model: LoadedModel = model_dep) -> Response:
+        # One row scores in microseconds: run on the event loop, without a thread-pool hop.
+        return answer(score_all(model, [body])[0])
+
+    @app.post(
+        "/v1/score/batch",
+        response_model=BatchScores,
+        responses={401: {}, 413: {}, 422: {}, 503: {}},
+        openapi_extra=body_schema(BatchRequest),
+    )
+    async def score_batch(request: Request, _: None = auth_dep, model: LoadedModel = model_dep) -> Response:
+        body = parsed(BatchRequest, await request.body())
         if len(body.transactions) > settings.max_batch:
             return JSONResponse(
                 status_code=422,
@@ -263,7 +293,7 @@ def create_app(settings: Settings) -> FastAPI:
                 },
             )
         batch_sizes.observe(len(body.transactions))
-        return BatchScores(results=score_all(model, body.transactions))
+        return answer(BatchScores.model_construct(results=score_all(model, body.transactions)))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -95,6 +96,21 @@ def compute(tx: Transaction, ctx: DetectionContext | None = None) -> list[float]
         *(1.0 if name in fired else 0.0 for name in RULE_NAMES),
         float(len(fired)),
     ]
+
+
+def reasons_of(vectors: Any, metadata: dict[str, Any], top: int = 3) -> list[list[str]]:
+    """`reasons` for every row of a batch at once (numpy): the same ranking, without a Python loop
+    per feature."""
+    import numpy as np
+
+    means = np.asarray(metadata["means"], dtype=np.float64)
+    scales = np.asarray(metadata["scales"], dtype=np.float64)
+    importances = np.asarray(metadata["importances"], dtype=np.float64)
+    z = np.abs(np.asarray(vectors, dtype=np.float64) - means) / np.where(scales == 0, 1.0, scales)
+    weight = np.where(z >= 1.0, importances * z, 0.0)
+    # A stable sort on -weight keeps the feature order among ties, as sorted() does.
+    ranked = np.argsort(-weight, axis=1, kind="stable")[:, :top]
+    return [[FEATURES[i] for i in row if w[i] > 0] for row, w in zip(ranked, weight, strict=True)]
 
 
 def reasons(

@@ -144,7 +144,9 @@ def scoring_bench(bootstrap: str, rows: int, batch: int, rate: int, seconds: flo
         markup=False,
     )
     out_console.print(
-        f"single request at {s['rate_per_s']}/s: p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms ({s['requests']} requests)",
+        f"single request at {s['rate_per_s']}/s: p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms "
+        f"({s['requests']} requests); GET /healthz on the same connection: "
+        f"p50 {s['baseline_healthz_p50_ms']} ms, p99 {s['baseline_healthz_p99_ms']} ms",
         markup=False,
     )
     out_console.print(

@@ -202,6 +202,7 @@ class Enricher:
         self.transactional_id: str | None = None
         # Partitions that had a readable record past the position at the last idle check.
         self._behind: dict[tuple[str, int], int] = {}
+        self._waiting: dict[tuple[str, int], int] = {}  # position last reported as held by a transaction
         self._probe_conf: dict[str, str | int | float | bool] = {
             **dict(config.kafka),
             "bootstrap.servers": config.bootstrap,
@@ -253,7 +254,12 @@ class Enricher:
         if not assignment:
             return None
         positions: dict[tuple[str, int], int] = {}
-        committed = {(str(tp.topic), int(tp.partition)): tp.offset for tp in self.consumer.committed(assignment, 10)}
+        highs: dict[tuple[str, int], int] = {}
+        try:
+            committed = {(str(t.topic), int(t.partition)): t.offset for t in self.consumer.committed(assignment, 10)}
+        except KafkaException as exc:  # the broker is away (a restart): the next idle check asks again
+            log.info("idle check: the group's offsets could not be read (%s)", exc)
+            return None
         for tp in self.consumer.position(assignment):
             key = (str(tp.topic), int(tp.partition))
             try:
@@ -274,12 +280,25 @@ class Enricher:
                 return f"{tp.topic}[{tp.partition}] position {position} is beyond its end {high}"
             if position >= 0:
                 positions[key] = position
+                highs[key] = high
         try:
             ends = readable_ends(self._probe_conf, sorted(positions))
         except KafkaException as exc:  # the broker is away: the next idle check probes again
             log.info("idle check: the probe could not read the partitions' ends (%s)", exc)
             return None
         behind = {key: pos for key, pos in positions.items() if ends.get(key, -1) > pos}
+        for (t, p), pos in sorted(positions.items()):
+            # Written past the readable end by more than a commit marker: a transaction is open.
+            if (t, p) not in behind and highs[(t, p)] > pos + 2 and self._waiting.get((t, p)) != pos:
+                self._waiting[(t, p)] = pos
+                log.info(
+                    "%s[%d]: nothing readable after offset %d though written up to %d (an open transaction holds "
+                    "read_committed readers until it ends)",
+                    t,
+                    p,
+                    pos,
+                    highs[(t, p)],
+                )
         reason = next(
             (
                 f"{t}[{p}] has a record readable at or after {pos} that never arrived"

@@ -210,6 +210,11 @@ class Stream(_Model):
     # one such row on every partition would move the watermark that far, and every real row
     # after it would be late.
     max_clock_skew: Duration = "5m"
+    # How long a partition of `transactions` may deliver nothing before it stops holding back the
+    # watermark. After an outage (broker, producers) partitions resume one after another: one
+    # already idle would let the others move the watermark past its backlog, and those rows would
+    # all be late. Longer: a partition that is really quiet delays the rules that long.
+    partition_idle_timeout: Duration = "60s"
 
 
 class LocalStack(_Model):

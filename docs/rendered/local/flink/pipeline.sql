@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS transactions (
   'properties.auto.offset.reset' = 'earliest',
   'format' = 'json',
   'json.fail-on-missing-field' = 'false',
-  'json.ignore-parse-errors' = 'true'
+  'json.ignore-parse-errors' = 'true',
+  'scan.watermark.idle-timeout' = '60000 ms'
 );
 
 -- The same topic, each record as text: what the JSON source above cannot parse at all (not JSON,

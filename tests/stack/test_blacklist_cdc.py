@@ -56,9 +56,19 @@ class Probe:
         return tid
 
     def run_for(self, seconds: float, until: set[str] | None = None) -> None:
+        # Background traffic on every partition, as real traffic is: a partition that receives
+        # nothing holds the watermark back for stream.partition_idle_timeout (60s).
+        partitions = len(self.producer.list_topics("transactions", timeout=10).topics["transactions"].partitions)
         deadline = time.monotonic() + seconds
+        tick = 0
         while time.monotonic() < deadline and not (until and until <= self.alerts):
-            self.pay("U-background")
+            part = tick % partitions
+            tick += 1
+            tid = f"bl-bg-{uuid.uuid4().hex[:8]}"
+            self.producer.produce(
+                "transactions", key=f"U-background-p{part}", value=_tx(f"U-background-p{part}", tid), partition=part
+            )
+            self.producer.flush(10)
             msg = self.consumer.poll(0.5)
             if msg is not None and not msg.error():
                 record = json.loads(msg.value() or b"{}")

@@ -296,7 +296,7 @@ def test_every_bad_record_lands_in_one_dead_letter_topic_and_every_control_is_st
             break
         time.sleep(3)
     # Each topic's one dead-letter topic, as topics.yaml declares it.
-    owner = {name: str(spec.get("dead_letters")) for name, spec in (project.topics.value or {})["topics"].items()}  # type: ignore[union-attr]
+    owner = {name: str(spec.get("dead_letters")) for name, spec in project.declared_topics().items()}
     rows = []
     problems_found = []
     for bad, _ in matrix:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fraudctl.config import extends
 from fraudctl.config.settings import Settings, SettingsError, settings_from
@@ -39,6 +40,12 @@ class Project:
     @property
     def templates(self) -> Path:
         return self.root / TEMPLATES
+
+    def declared_topics(self) -> dict[str, dict[str, Any]]:
+        """topics.yaml's declarations by name (empty when the file is missing or broken)."""
+        value = self.topics.value if self.topics else None
+        topics = value.get("topics") if isinstance(value, dict) else None
+        return topics if isinstance(topics, dict) else {}
 
     def environment_names(self) -> list[str]:
         return sorted(self.environments)

@@ -106,7 +106,7 @@ def contract_check(project: Project, env: Settings, c: dict[str, Any], config: d
     from fraudctl.deploy.providers.schema_subjects import RECORDS
     from fraudctl.render.context import rule_views
 
-    declared = (project.topics.value or {}).get("topics", {}) if project.topics else {}
+    declared = project.declared_topics()
     topics = [str(t) for t in c.get("topics") or []]
     dlq = config.get("errors.deadletterqueue.topic.name")
     if len(topics) != 1 or topics[0] not in RECORDS or not dlq:

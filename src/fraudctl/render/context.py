@@ -16,7 +16,7 @@ def env_view(project: Project, name: str) -> Settings:
 
 
 def topic_views(project: Project, env: Settings) -> dict[str, dict[str, Any]]:
-    declared = (project.topics.value or {}).get("topics", {}) if project.topics else {}
+    declared = project.declared_topics()
     defaults = env.topics.defaults.model_dump(exclude_none=True)
     out: dict[str, dict[str, Any]] = {}
     for name, decl in sorted(declared.items()):

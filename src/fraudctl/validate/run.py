@@ -142,6 +142,7 @@ def _detections(project: Project, report: Report) -> None:
 def _connectors(project: Project, report: Report, topics: set[str]) -> None:
     # The dead-letter topics Connect writes: a sink may go without one only for topics whose bad
     # records another component dead-letters.
+    declared = project.declared_topics()
     sink_dlqs = {
         str(((d.value or {}).get("errors") or {}).get("dlq_topic"))
         for d in project.connectors
@@ -193,7 +194,6 @@ def _connectors(project: Project, report: Report, topics: set[str]) -> None:
             )
         if kind in SINK_KINDS:
             errors = c.get("errors")
-            declared = (project.topics.value or {}).get("topics", {}) if project.topics else {}
             owners = {t: (declared.get(t) or {}).get("dead_letters") for t in c.get("topics") or [] if t in topics}
             elsewhere = {t: o for t, o in owners.items() if o and o != (errors or {}).get("dlq_topic")}
             if not isinstance(errors, dict) or "tolerance" not in errors:

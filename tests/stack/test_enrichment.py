@@ -4,12 +4,14 @@ defaults nothing (at least once: every input at least once; exactly once: exactl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -229,12 +231,12 @@ def test_sigterm_commits_what_was_processed(local_stack: Endpoints, tmp_path: Pa
     assert len(_read_all(local_stack.bootstrap, t["alerts"])) == 50
 
 
-def test_a_recreated_source_topic_is_followed(
+@contextlib.contextmanager
+def _watched_step(
     local_stack: Endpoints, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A redeploy deletes and re-creates `detections`; the running step must read the new topic
-    (the client resets to it, or the step's watchdog reconnects when it sees its position beyond
-    the topic's end, as happened after `fraudctl destroy` + `apply`)."""
+) -> Iterator[tuple[Enricher, threading.Thread, dict[str, str]]]:
+    """A step on fresh topics, running in a thread for up to 90 s, with an idle check every 2 s,
+    against its own scoring service (stopped at the end)."""
     import udf_service.enrichment as enrichment
 
     monkeypatch.setattr(enrichment, "STUCK_AFTER_S", 2.0)
@@ -253,6 +255,18 @@ def test_a_recreated_source_topic_is_followed(
         enricher = Enricher(config)
         runner = threading.Thread(target=enricher.run, kwargs={"max_seconds": 90}, daemon=True)
         runner.start()
+        yield enricher, runner, t
+    finally:
+        proc.terminate()
+
+
+def test_a_recreated_source_topic_is_followed(
+    local_stack: Endpoints, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A redeploy deletes and re-creates `detections`; the running step must read the new topic
+    (the client resets to it, or the step's watchdog reconnects when it sees its position beyond
+    the topic's end, as happened after `fraudctl destroy` + `apply`)."""
+    with _watched_step(local_stack, tmp_path, monkeypatch) as (enricher, runner, t):
         _produce(
             local_stack.bootstrap, t["detections"], [json.dumps(_detection(i)).encode() for i in range(5)], ["U"] * 5
         )
@@ -282,8 +296,6 @@ def test_a_recreated_source_topic_is_followed(
         runner.join(30)
         alerts = _read_all(local_stack.bootstrap, t["alerts"])
         assert {a["transaction_id"] for a, _ in alerts} == {f"e{i}" for i in (0, 1, 2, 3, 4, 100, 101, 102)}
-    finally:
-        proc.terminate()
 
 
 def test_a_consumer_that_stops_fetching_is_replaced(
@@ -292,24 +304,7 @@ def test_a_consumer_that_stops_fetching_is_replaced(
     """After a broker restart the client once stopped fetching a partition, silently, with records
     readable past its position (a fault-suite run sat 3 minutes so). Paused partitions are that
     state on purpose: the idle check must see readable records that never arrive and reconnect."""
-    import udf_service.enrichment as enrichment
-
-    monkeypatch.setattr(enrichment, "STUCK_AFTER_S", 2.0)
-    proc, svc = start(tmp_path)
-    try:
-        t = _topics(local_stack.bootstrap)
-        config = EnrichmentConfig(
-            local_stack.bootstrap,
-            svc.url,
-            t["detections"],
-            t["alerts"],
-            t["dlq"],
-            group_id=f"g-{uuid.uuid4().hex[:6]}",
-            token=svc.token,
-        )
-        enricher = Enricher(config)
-        runner = threading.Thread(target=enricher.run, kwargs={"max_seconds": 90}, daemon=True)
-        runner.start()
+    with _watched_step(local_stack, tmp_path, monkeypatch) as (enricher, runner, t):
         _produce(
             local_stack.bootstrap, t["detections"], [json.dumps(_detection(i)).encode() for i in range(4)], ["U"] * 4
         )
@@ -333,5 +328,3 @@ def test_a_consumer_that_stops_fetching_is_replaced(
         assert enricher.stats.reconnects == 1
         alerts = _read_all(local_stack.bootstrap, t["alerts"])
         assert sorted(a["transaction_id"] for a, _ in alerts) == sorted(f"e{i}" for i in (0, 1, 2, 3, 200, 201, 202))
-    finally:
-        proc.terminate()

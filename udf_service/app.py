@@ -10,10 +10,10 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import (
@@ -27,7 +27,7 @@ from prometheus_client import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fraudctl.contract import Transaction
+from fraudctl.contract import Transaction, TransactionContext
 from udf_service import features
 from udf_service.model import LoadedModel, ModelStore
 
@@ -44,7 +44,7 @@ class Settings:
 class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     transaction: Transaction
-    context: features.DetectionContext | None = None
+    context: TransactionContext | None = None
 
 
 class BatchRequest(BaseModel):
@@ -57,6 +57,8 @@ class Score(BaseModel):
     risk_score: float = Field(ge=0, le=1)
     model_version: str
     reasons: list[str]
+    # The vector scored (udf_service.features.FEATURES order), when asked for with ?features=true.
+    features: list[float] | None = None
 
 
 class BatchScores(BaseModel):
@@ -231,7 +233,7 @@ def create_app(settings: Settings) -> FastAPI:
     auth_dep = Depends(authorized)
     model_dep = Depends(serving)
 
-    def score_all(model: LoadedModel, items: list[ScoreRequest]) -> list[Score]:
+    def score_all(model: LoadedModel, items: list[ScoreRequest], with_features: bool = False) -> list[Score]:
         vectors = np.asarray([features.compute(i.transaction, i.context) for i in items], dtype=np.float32)
         scores = np.clip(model.scores(vectors), 0.0, 1.0)
         why = features.reasons_of(vectors, model.metadata)
@@ -242,8 +244,9 @@ def create_app(settings: Settings) -> FastAPI:
                 risk_score=float(s),
                 model_version=model.version,
                 reasons=r,
+                features=v.tolist() if with_features else None,
             )
-            for item, s, r in zip(items, scores, why, strict=True)
+            for item, s, r, v in zip(items, scores, why, vectors, strict=True)
         ]
 
     def parsed(model: type[_Body], body: bytes) -> _Body:
@@ -259,7 +262,7 @@ def create_app(settings: Settings) -> FastAPI:
     def answer(value: BaseModel) -> Response:
         # Serialised by pydantic-core straight to bytes: no second validation against a response
         # model and no jsonable_encoder pass (the declared response models document the shape).
-        return Response(value.__pydantic_serializer__.to_json(value), media_type="application/json")
+        return Response(value.__pydantic_serializer__.to_json(value, exclude_none=True), media_type="application/json")
 
     def body_schema(model: type[BaseModel]) -> dict[str, Any]:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -277,7 +280,12 @@ def create_app(settings: Settings) -> FastAPI:
         responses={401: {}, 413: {}, 422: {}, 503: {}},
         openapi_extra=body_schema(BatchRequest),
     )
-    async def score_batch(request: Request, _: None = auth_dep, model: LoadedModel = model_dep) -> Response:
+    async def score_batch(
+        request: Request,
+        with_features: Annotated[bool, Query(alias="features")] = False,
+        _: None = auth_dep,
+        model: LoadedModel = model_dep,
+    ) -> Response:
         body = parsed(BatchRequest, await request.body())
         if len(body.transactions) > settings.max_batch:
             return JSONResponse(
@@ -293,7 +301,7 @@ def create_app(settings: Settings) -> FastAPI:
                 },
             )
         batch_sizes.observe(len(body.transactions))
-        return answer(BatchScores.model_construct(results=score_all(model, body.transactions)))
+        return answer(BatchScores.model_construct(results=score_all(model, body.transactions, with_features)))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

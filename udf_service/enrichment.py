@@ -37,9 +37,8 @@ import requests
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from pydantic import BaseModel, ValidationError
 
-from fraudctl.contract import Detection, Transaction
+from fraudctl.contract import Detection, EnrichedTransaction, Transaction, TransactionContext
 from fraudctl.kafka_clients import PARTITIONER, readable_ends
-from udf_service.features import DetectionContext
 
 log = logging.getLogger("udf_service.enrichment")
 
@@ -49,6 +48,12 @@ class EnrichmentConfig:
     bootstrap: str
     scoring_url: str
     source_topic: str = "detections"
+    # Every evaluated transaction with its context (Flink writes it; empty on ksqlDB for now): each
+    # is scored, written to scored_topic, and raises a model alert at or above risk_threshold.
+    enriched_topic: str | None = "transactions-enriched"
+    scored_topic: str = "transactions-scored"
+    risk_threshold: float = 0.8
+    model_alert_severity: str = "high"
     alerts_topic: str = "fraud-alerts"
     dlq_topic: str = "dlq-enrichment"
     group_id: str = "fraud-enrichment"
@@ -75,7 +80,8 @@ class EnrichmentConfig:
 @dataclass
 class Stats:
     consumed: int = 0
-    produced: int = 0
+    produced: int = 0  # alerts
+    scored: int = 0  # scored transactions
     dead_lettered: int = 0
     retries: int = 0
     batches: int = 0
@@ -120,11 +126,22 @@ def _rfc3339(value: str) -> str:
     )
 
 
+# A model alert is named like a rule's, so it upserts like one: model:<transaction_id>.
+MODEL_RULE = "model"
+MODEL_RULE_ID = "ML-001"
+# What the step asks the service to return besides the score: the feature vector it computed (kept
+# with the scored transaction, so training can be checked against serving).
+SCORE_PATH = "/v1/score/batch?features=true"
+
+
 def to_request(detection: dict[str, Any]) -> dict[str, Any]:
-    """A detection record -> the scoring service's request item (transaction + context). A record
-    that breaks the detection contract, the transaction contract or the service's context model
-    (an unknown rule too) is dead-lettered here, not sent."""
+    """A detection record -> the scoring service's request item (transaction + context). Flink's
+    detections carry both; a hit without them (ksqlDB) is scored on the fields it has and its rule.
+    A record that breaks the detection contract, the transaction contract or the context model (an
+    unknown rule too) is dead-lettered here, not sent."""
     _check("detection contract", Detection, detection)
+    if detection.get("transaction") is not None and detection.get("context") is not None:
+        return {"transaction": detection["transaction"], "context": detection["context"]}
     try:
         when = _rfc3339(str(detection["event_time"]))
     except ValueError as exc:  # the pattern holds, the calendar does not (month 13)
@@ -139,8 +156,65 @@ def to_request(detection: dict[str, Any]) -> dict[str, Any]:
     }
     context = {"rules_fired": [str(detection["rule"])]}
     _check("transaction contract", Transaction, tx)
-    _check("scoring context", DetectionContext, context)
+    _check("scoring context", TransactionContext, context)
     return {"transaction": tx, "context": context}
+
+
+def enriched_request(record: dict[str, Any]) -> dict[str, Any]:
+    """An enriched transaction is the request item itself, once it holds to its contract."""
+    _check("enriched transaction contract", EnrichedTransaction, record)
+    return {"transaction": record["transaction"], "context": record["context"]}
+
+
+def alert_of(detection: dict[str, Any], score: dict[str, Any]) -> dict[str, Any]:
+    """A rule alert: the hit's fields (not the transaction and context it carried) and the score."""
+    hit = {k: v for k, v in detection.items() if k not in ("transaction", "context")}
+    return {**hit, **{k: score[k] for k in ("risk_score", "model_version", "reasons")}}
+
+
+def scored_of(record: dict[str, Any], score: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "transaction": record["transaction"],
+        "context": record["context"],
+        **{k: score[k] for k in ("risk_score", "model_version", "reasons")},
+        "features": score.get("features"),
+    }
+
+
+def _sql_time(rfc3339: str) -> str:
+    """An RFC 3339 UTC time as the engines write times in alerts (2024-11-16 14:00:00.000)."""
+    parsed = datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
+    return parsed.strftime("%Y-%m-%d %H:%M:%S.") + f"{parsed.microsecond // 1000:03d}"
+
+
+def model_alert(record: dict[str, Any], score: dict[str, Any], threshold: float, severity: str) -> dict[str, Any]:
+    """The alert of a transaction the model scores at or above the threshold, whatever the rules
+    said: it names the model version and its top reasons."""
+    tx = record["transaction"]
+    at = _sql_time(str(tx["timestamp"]))
+    evidence = {
+        "model_version": score["model_version"],
+        "risk_score": score["risk_score"],
+        "threshold": threshold,
+        "reasons": score["reasons"],
+        "rules_fired": record["context"].get("rules_fired", []),
+    }
+    return {
+        "alert_id": f"{MODEL_RULE}:{tx['transaction_id']}",
+        "rule": MODEL_RULE,
+        "rule_id": MODEL_RULE_ID,
+        "severity": severity,
+        "user_id": tx["user_id"],
+        "transaction_id": tx["transaction_id"],
+        "amount": tx["amount"],
+        "currency": tx["currency"],
+        "location": tx["location"],
+        "event_time": at,
+        "window_start": at,
+        "window_end": at,
+        "evidence": json.dumps(evidence, separators=(",", ":")),
+        **{k: score[k] for k in ("risk_score", "model_version", "reasons")},
+    }
 
 
 def _check(what: str, model: type[BaseModel], value: dict[str, Any]) -> None:
@@ -311,7 +385,7 @@ class Enricher:
         return reason
 
     def run(self, max_seconds: float | None = None, idle_exit: float | None = None) -> Stats:
-        self.consumer.subscribe([self.config.source_topic])
+        self.consumer.subscribe(self.topics)
         deadline = time.monotonic() + max_seconds if max_seconds else None
         last_data = last_check = time.monotonic()
         try:
@@ -335,7 +409,7 @@ class Enricher:
                         self.stats.reconnects += 1
                         self.consumer.close()
                         self.consumer = self._new_consumer()
-                        self.consumer.subscribe([self.config.source_topic])
+                        self.consumer.subscribe(self.topics)
                         if self.config.exactly_once:
                             # A new consumer is a new group member: a new transactional producer
                             # goes with it (it fences the old one, which holds no open transaction).
@@ -356,7 +430,7 @@ class Enricher:
             error = msg.error()
             if error is not None:
                 if error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
-                    log.info("waiting for topic %s to exist (not deployed yet)", self.config.source_topic)
+                    log.info("waiting for topics %s to exist (not deployed yet)", ", ".join(self.topics))
                     time.sleep(1)
                 elif error.fatal():
                     raise KafkaException(error)
@@ -384,28 +458,43 @@ class Enricher:
                     raise ParseError(f"not JSON: {exc}") from exc
                 if not isinstance(value, dict):
                     raise ParseError("value is not a JSON object")
-                good.append((msg, value, to_request(value)))
+                request = enriched_request(value) if self._is_enriched(msg) else to_request(value)
+                good.append((msg, value, request))
             except ParseError as exc:
                 poison.append((msg, str(exc)))
         scores = self._score_until_available([g[2] for g in good]) if good else []
-        alerts: list[tuple[Message, dict[str, Any]]] = []
-        for (msg, detection, _request), score in zip(good, scores, strict=True):
+        outputs: list[tuple[str, str, dict[str, Any]]] = []  # (topic, user_id as the key, value)
+        for (msg, record, request), score in zip(good, scores, strict=True):
             if isinstance(score, Refused):
                 poison.append((msg, score.reason))
-            else:
-                alerts.append((msg, {**detection, **{k: score[k] for k in ("risk_score", "model_version", "reasons")}}))
+                continue
+            user = str(request["transaction"]["user_id"])
+            if not self._is_enriched(msg):
+                outputs.append((self.config.alerts_topic, user, alert_of(record, score)))
+                continue
+            outputs.append((self.config.scored_topic, user, scored_of(record, score)))
+            if float(score["risk_score"]) >= self.config.risk_threshold:
+                alert = model_alert(record, score, self.config.risk_threshold, self.config.model_alert_severity)
+                outputs.append((self.config.alerts_topic, user, alert))
         with _deadline(self.config.hang_exit_s, "writing the batch and committing its offsets"):
-            self._write(batch, alerts, poison)
+            self._write(batch, outputs, poison)
+
+    def _is_enriched(self, msg: Message) -> bool:
+        return msg.topic() == self.config.enriched_topic
+
+    @property
+    def topics(self) -> list[str]:
+        return [self.config.source_topic, *([self.config.enriched_topic] if self.config.enriched_topic else [])]
 
     def _write(
-        self, batch: list[Message], alerts: list[tuple[Message, dict[str, Any]]], poison: list[tuple[Message, str]]
+        self, batch: list[Message], outputs: list[tuple[str, str, dict[str, Any]]], poison: list[tuple[Message, str]]
     ) -> None:
         producer = self._transactional() if self.config.exactly_once else self.producer
         assert producer is not None
         if self.config.exactly_once:
             producer.begin_transaction()
         try:
-            self._produce(producer, alerts, poison)
+            self._produce(producer, outputs, poison)
             offsets = self._next_offsets(batch)
             if self.config.exactly_once:
                 producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
@@ -424,7 +513,7 @@ class Enricher:
             raise
 
     def _produce(
-        self, producer: Producer, alerts: list[tuple[Message, dict[str, Any]]], poison: list[tuple[Message, str]]
+        self, producer: Producer, outputs: list[tuple[str, str, dict[str, Any]]], poison: list[tuple[Message, str]]
     ) -> None:
         for msg, reason in poison:
             producer.produce(
@@ -440,9 +529,13 @@ class Enricher:
                 ],
             )
             self.stats.dead_lettered += 1
-        for msg, alert in alerts:
-            producer.produce(self.config.alerts_topic, key=msg.key(), value=json.dumps(alert).encode())
-            self.stats.produced += 1
+        for topic, user, value in outputs:
+            # Keyed by user, as every per-user topic is (the Java clients' partitioner).
+            producer.produce(topic, key=user.encode(), value=json.dumps(value).encode())
+            if topic == self.config.alerts_topic:
+                self.stats.produced += 1
+            else:
+                self.stats.scored += 1
 
     @staticmethod
     def _next_offsets(batch: list[Message]) -> list[TopicPartition]:
@@ -508,7 +601,7 @@ class Enricher:
         self.stats.service_calls += 1
         try:
             resp = http.post(
-                f"{self.config.scoring_url}/v1/score/batch",
+                f"{self.config.scoring_url}{SCORE_PATH}",
                 json={"transactions": items},
                 timeout=self.config.request_timeout,
             )
@@ -548,6 +641,10 @@ def main() -> None:
         help="a librdkafka setting of the connection (repeatable); a value may be a ${env:..}/${file:..} reference",
     )
     parser.add_argument("--source-topic", default="detections")
+    parser.add_argument("--enriched-topic", default="transactions-enriched", help="'' to read detections only")
+    parser.add_argument("--scored-topic", default="transactions-scored")
+    parser.add_argument("--risk-threshold", type=float, required=True, help="the environment's scoring.risk_threshold")
+    parser.add_argument("--model-alert-severity", default="high", choices=["low", "medium", "high", "critical"])
     parser.add_argument("--alerts-topic", default="fraud-alerts")
     parser.add_argument("--dlq-topic", default="dlq-enrichment")
     parser.add_argument("--group-id", default="fraud-enrichment")
@@ -579,6 +676,10 @@ def main() -> None:
         args.bootstrap,
         args.scoring_url,
         source_topic=args.source_topic,
+        enriched_topic=args.enriched_topic or None,
+        scored_topic=args.scored_topic,
+        risk_threshold=args.risk_threshold,
+        model_alert_severity=args.model_alert_severity,
         alerts_topic=args.alerts_topic,
         dlq_topic=args.dlq_topic,
         group_id=args.group_id,

@@ -4,16 +4,14 @@ use, so a model never sees features computed differently from those it learned o
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fraudctl.config.rules import RULES
 
 # RISKY_CATEGORIES: merchant categories that carry more risk, a prior from the domain rather than a
 # learned value; in the contract, shared with the generator.
-from fraudctl.contract import RISKY_CATEGORIES, Transaction
+from fraudctl.contract import RISKY_CATEGORIES, Transaction, TransactionContext
 
 RULE_NAMES = tuple(sorted(RULES))
 
@@ -29,36 +27,25 @@ FEATURES: tuple[str, ...] = (
     "has_device",
     "has_coords",
     "risky_category",
-    "distance_from_home_km",
     "txn_count_1h",
-    "amount_sum_1h",
+    "log_amount_sum_1h",
+    "txn_count_24h",
+    "log_amount_sum_24h",
+    "history_count",
     "amount_to_user_avg",
+    "log_seconds_since_previous",
+    "distance_from_previous_km",
+    "log_speed_from_previous_kmh",
+    "distance_from_usual_km",
+    "new_device",
+    "new_merchant",
     *(f"rule_{name}" for name in RULE_NAMES),
     "rules_fired",
 )
 
-
-class DetectionContext(BaseModel):
-    """What the stream engine and the profile store know around the transaction (all optional)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    rules_fired: list[str] = Field(default_factory=list, max_length=len(RULE_NAMES))
-    txn_count_1h: int = Field(default=0, ge=0, le=1_000_000)
-    amount_sum_1h: float = Field(default=0.0, ge=0, lt=1e15, allow_inf_nan=False)
-    user_avg_amount: float | None = Field(default=None, gt=0, lt=1e12, allow_inf_nan=False)
-    home_lat: float | None = Field(default=None, ge=-90, le=90)
-    home_lon: float | None = Field(default=None, ge=-180, le=180)
-    window_start: str | None = Field(default=None, max_length=64)
-    window_end: str | None = Field(default=None, max_length=64)
-
-    @field_validator("rules_fired")
-    @classmethod
-    def _known_rules(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(RULE_NAMES))
-        if unknown:
-            raise ValueError(f"unknown rule(s) {unknown}; known: {', '.join(RULE_NAMES)}")
-        return value
+# What a feature is when the engine had nothing to compute it from (no history, no coordinates):
+# a value no real transaction has, so a tree model can tell "unknown" from any measured value.
+_UNKNOWN = -1.0
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -68,14 +55,16 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 12742.0 * math.asin(min(1.0, math.sqrt(a)))
 
 
-def compute(tx: Transaction, ctx: DetectionContext | None = None) -> list[float]:
-    """The feature vector, in FEATURES order."""
-    ctx = ctx or DetectionContext()
+def _or_unknown(value: float | None, transform: Callable[[float], float] = float) -> float:
+    return _UNKNOWN if value is None else transform(value)
+
+
+def compute(tx: Transaction, ctx: TransactionContext | None = None) -> list[float]:
+    """The feature vector, in FEATURES order: transforms of the transaction and of the context the
+    engine computed, nothing looked up (so training on archived records sees what serving saw)."""
+    ctx = ctx or TransactionContext()
     when = tx.event_time()
     channel = tx.channel.value if tx.channel else ""
-    distance = 0.0
-    if None not in (tx.lat, tx.lon, ctx.home_lat, ctx.home_lon):
-        distance = haversine_km(tx.lat, tx.lon, ctx.home_lat, ctx.home_lon)  # type: ignore[arg-type]
     fired = set(ctx.rules_fired)
     return [
         tx.amount,
@@ -89,10 +78,18 @@ def compute(tx: Transaction, ctx: DetectionContext | None = None) -> list[float]
         1.0 if tx.device_id else 0.0,
         1.0 if tx.lat is not None and tx.lon is not None else 0.0,
         1.0 if (tx.merchant_category or "").lower() in RISKY_CATEGORIES else 0.0,
-        distance,
         float(ctx.txn_count_1h),
-        ctx.amount_sum_1h,
-        tx.amount / ctx.user_avg_amount if ctx.user_avg_amount else 1.0,
+        math.log1p(ctx.amount_sum_1h),
+        float(ctx.txn_count_24h),
+        math.log1p(ctx.amount_sum_24h),
+        float(ctx.history_count),
+        tx.amount / ctx.user_avg_amount if ctx.user_avg_amount else _UNKNOWN,
+        _or_unknown(ctx.seconds_since_previous, math.log1p),
+        _or_unknown(ctx.distance_from_previous_km),
+        _or_unknown(ctx.speed_from_previous_kmh, math.log1p),
+        _or_unknown(ctx.distance_from_usual_km),
+        1.0 if ctx.new_device else 0.0,
+        1.0 if ctx.new_merchant else 0.0,
         *(1.0 if name in fired else 0.0 for name in RULE_NAMES),
         float(len(fired)),
     ]

@@ -81,6 +81,63 @@ class BlacklistEntry(BaseModel):
     added_at: str | None = Field(default=None, max_length=64)
 
 
+class TransactionContext(BaseModel):
+    """What the stream engine knows about a transaction from the user's history as of it: the
+    `context` of an enriched transaction (topic `transactions-enriched`), computed by the engine for
+    every transaction, and what the scoring service reads (udf_service.features.compute). Counts and
+    sums include the transaction itself; averages, the previous transaction and the usual location
+    are over the user's earlier transactions within `stream.feature_history`. Absent numbers (no
+    history, no coordinates) are null."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules_fired: list[str] = Field(default_factory=list, max_length=16, json_schema_extra={"sql_type": "ARRAY<STRING>"})
+    txn_count_1h: int = Field(default=1, ge=0, le=100_000_000)
+    amount_sum_1h: float = Field(default=0.0, ge=0, lt=1e15, allow_inf_nan=False)
+    txn_count_24h: int = Field(default=1, ge=0, le=100_000_000)
+    amount_sum_24h: float = Field(default=0.0, ge=0, lt=1e15, allow_inf_nan=False)
+    history_count: int = Field(default=0, ge=0, le=100_000_000, description="earlier transactions in the history")
+    user_avg_amount: float | None = Field(default=None, gt=0, lt=1e12, allow_inf_nan=False)
+    seconds_since_previous: float | None = Field(default=None, ge=0, lt=1e10, allow_inf_nan=False)
+    distance_from_previous_km: float | None = Field(default=None, ge=0, le=20_100, allow_inf_nan=False)
+    speed_from_previous_kmh: float | None = Field(default=None, ge=0, lt=1e9, allow_inf_nan=False)
+    distance_from_usual_km: float | None = Field(default=None, ge=0, le=20_100, allow_inf_nan=False)
+    new_device: bool = False
+    new_merchant: bool = False
+
+    @field_validator("rules_fired")
+    @classmethod
+    def _known_rules(cls, value: list[str]) -> list[str]:
+        from fraudctl.config.rules import RULES  # the catalogue: config imports nothing of this module
+
+        unknown = sorted(set(value) - set(RULES))
+        if unknown:
+            raise ValueError(f"unknown rule(s) {unknown}; known: {', '.join(sorted(RULES))}")
+        return value
+
+
+class EnrichedTransaction(BaseModel):
+    """A transaction with its context: topic `transactions-enriched` (one per transaction the engine
+    evaluated), exactly the scoring service's request item."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    transaction: Transaction
+    context: TransactionContext
+
+
+class ScoredTransaction(EnrichedTransaction):
+    """An enriched transaction with the model's verdict: topic `transactions-scored`, archived to S3
+    with its features (the training set of later models)."""
+
+    risk_score: float = Field(ge=0, le=1, allow_inf_nan=False)
+    model_version: str = Field(min_length=1, max_length=64)
+    reasons: list[str] = Field(default_factory=list)
+    features: list[float] | None = Field(
+        default=None, description="the vector the service computed (udf_service.features.FEATURES order)"
+    )
+
+
 # Times of a rule hit are SQL timestamps in Flink and "yyyy-MM-dd HH:mm:ss.SSS" text (UTC) in ksqlDB;
 # both reach JSON as that text.
 SQL_TIME: JsonDict = {"flink_type": "TIMESTAMP(3)"}
@@ -96,10 +153,8 @@ class Severity(StrEnum):
     critical = "critical"
 
 
-class Detection(BaseModel):
-    """A rule hit, as both engines write it to `detections` (keyed by user_id). The enrichment
-    step dead-letters a record that breaks it; the rule must be one of the deployed rules
-    (udf_service.features.DetectionContext)."""
+class RuleHit(BaseModel):
+    """What a rule found: the fields of a detection that an alert keeps."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -120,7 +175,17 @@ class Detection(BaseModel):
     evidence: str | None = Field(default=None, max_length=8192, description="the rule's evidence, as JSON text")
 
 
-class Alert(Detection):
+class Detection(RuleHit):
+    """A rule hit, as both engines write it to `detections` (keyed by user_id), with the
+    transaction and its context where the engine computes them (Flink), so the hit is scored on
+    what the model reads. The enrichment step dead-letters a record that breaks it; the rule must
+    be one of the deployed rules (TransactionContext.rules_fired)."""
+
+    transaction: Transaction | None = None
+    context: TransactionContext | None = None
+
+
+class Alert(RuleHit):
     """A scored detection: topic `fraud-alerts`, the search index and the PostgreSQL table
     `fraud_alerts` (whose other columns belong to the analysts). The sinks' field lists, the table's
     DDL and the index mapping are checked against this (tests/unit/test_record_contract.py)."""
@@ -275,6 +340,7 @@ class Records:
     transaction: tuple[Column, ...]
     detection: tuple[Column, ...]
     blacklist: tuple[Column, ...]
+    context: tuple[Column, ...]
 
     @property
     def transaction_required(self) -> tuple[Column, ...]:
@@ -284,8 +350,9 @@ class Records:
 def records(transaction: type[BaseModel] | None = None) -> Records:
     return Records(
         transaction=columns(transaction or Transaction),
-        detection=columns(Detection),
+        detection=columns(RuleHit),
         blacklist=tuple(c for c in columns(BlacklistEntry) if c.name != "user_id"),  # the key
+        context=columns(TransactionContext),
     )
 
 

@@ -108,9 +108,60 @@ def test_every_place_that_stores_alerts_agrees_with_the_alert_record() -> None:
 def test_the_engines_write_the_detection_record() -> None:
     project, _ = load_project(ROOT)
     rendered, _ = render_environment(project, "local")
-    want = list(contract.Detection.model_fields)
+    want = list(contract.RuleHit.model_fields)
+    # Flink's hits carry the transaction and its context as well (nested rows); ksqlDB's do not yet.
     flink = _block(rendered.files["flink/pipeline.sql"], "CREATE TABLE IF NOT EXISTS detections (")
-    assert re.findall(r"^\s+(\w+) [A-Z]", flink, re.MULTILINE) == want
+    assert re.findall(r"^\s+`?(\w+)`? [A-Z]", flink, re.MULTILINE) == list(contract.Detection.model_fields)
     ksql = _block(rendered.files["ksql/pipeline.sql"], "CREATE STREAM IF NOT EXISTS detections (")
     assert re.findall(r"^\s+`(\w+)` [A-Z]", ksql, re.MULTILINE) == want
     assert list(contract.Alert.model_fields)[: len(want)] == want
+
+
+def test_the_enriched_record_is_the_contract() -> None:
+    """The engine's enriched transaction declares every field of the transaction and of its
+    context, by the contract's names and in its order: what the model reads is what the engine
+    emits (the expressions are rendered per name; a context field without one fails rendering)."""
+    project, _ = load_project(ROOT)
+    rendered, _ = render_environment(project, "local")
+    table = _block(rendered.files["flink/pipeline.sql"], "CREATE TABLE IF NOT EXISTS transactions_enriched (")
+    rows = dict(re.findall(r"`(\w+)` ROW<(.*)>", table))
+    assert list(rows) == list(contract.EnrichedTransaction.model_fields)
+    names = {k: re.findall(r"(?:^|, )`?(\w+)`? [A-Z]", v) for k, v in rows.items()}
+    assert names["transaction"] == list(contract.Transaction.model_fields)
+    assert names["context"] == list(contract.TransactionContext.model_fields)
+
+
+def test_the_model_reads_every_context_field_the_engine_emits() -> None:
+    """Each field of the context changes the feature vector: none is emitted and then ignored."""
+    from udf_service import features
+
+    tx = contract.Transaction.model_validate(
+        {
+            "transaction_id": "t",
+            "user_id": "u",
+            "amount": 50.0,
+            "currency": "EUR",
+            "timestamp": "2024-11-16T14:00:00Z",
+            "location": "Paris",
+        }
+    )
+    plain = features.compute(tx, contract.TransactionContext())
+    changed = {
+        "rules_fired": ["high_value"],
+        "txn_count_1h": 4,
+        "amount_sum_1h": 300.0,
+        "txn_count_24h": 9,
+        "amount_sum_24h": 900.0,
+        "history_count": 12,
+        "user_avg_amount": 20.0,
+        "seconds_since_previous": 60.0,
+        "distance_from_previous_km": 300.0,
+        "speed_from_previous_kmh": 1200.0,
+        "distance_from_usual_km": 450.0,
+        "new_device": True,
+        "new_merchant": True,
+    }
+    assert set(changed) == set(contract.TransactionContext.model_fields)
+    for name, value in changed.items():
+        ctx = contract.TransactionContext.model_validate({name: value})
+        assert features.compute(tx, ctx) != plain, f"{name} does not reach the model's features"

@@ -56,6 +56,7 @@ def test_profiles_choose_the_implementation() -> None:
         "alerts-search": "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
         "transactions-s3-archive": "io.confluent.connect.s3.S3SinkConnector",
         "suspicious-events-s3-archive": "io.confluent.connect.s3.S3SinkConnector",
+        "scored-s3-archive": "io.confluent.connect.s3.S3SinkConnector",
         "user-profiles-postgres": "io.confluent.connect.jdbc.JdbcSinkConnector",
         "blacklist-postgres-source": "io.debezium.connector.postgresql.PostgresConnector",
     }
@@ -94,8 +95,8 @@ def test_environment_thresholds_reach_the_sql() -> None:
     project, _ = load_project(ROOT)
     staging, _ = render_environment(project, "staging")
     prod, _ = render_environment(project, "prod")
-    assert "WHERE t.amount > 2000" in staging.files["flink/pipeline.sql"]
-    assert "WHERE t.amount > 5000" in prod.files["flink/pipeline.sql"]
+    assert "COALESCE(amount > 2000" in staging.files["flink/pipeline.sql"]
+    assert "COALESCE(amount > 5000" in prod.files["flink/pipeline.sql"]
     assert "(h.amount > 5000" in prod.files["ksql/pipeline.sql"]
     topics = {t["name"]: t for t in json.loads(prod.files["topics.json"])}
     assert topics["transactions"]["partitions"] == 24 and topics["transactions"]["replication"] == 3

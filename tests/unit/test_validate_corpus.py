@@ -178,11 +178,11 @@ def _unknown_kind(root: Path) -> Problem:
 
 def _sql_undefined_stream(root: Path) -> Problem:
     edit(
-        root / "templates/flink/rules/blacklisted_account.sql.j2",
-        "FROM transactions_unique AS t",
-        "FROM transactionz AS t",
+        root / "templates/flink/state/features.sql.j2",
+        "FROM features_measured AS f",
+        "FROM transactionz AS f",
     )
-    rendered = _rendered_line(root, "flink", "FROM transactionz AS t")
+    rendered = _rendered_line(root, "flink", "FROM transactionz AS f")
     return Problem(
         "rendered/local/flink/pipeline.sql",
         rendered,
@@ -194,8 +194,8 @@ def _sql_undefined_stream(root: Path) -> Problem:
 def _sql_unterminated(root: Path) -> Problem:
     edit(  # the last statement of the rendered file
         root / "templates/flink/state/user_profiles.sql.j2",
-        "RANGE BETWEEN INTERVAL '1' DAY PRECEDING AND CURRENT ROW);",
-        "RANGE BETWEEN INTERVAL '1' DAY PRECEDING AND CURRENT ROW)",
+        "FROM transaction_hits;",
+        "FROM transaction_hits",
     )
     text = _render_text(root, "flink")
     return Problem(

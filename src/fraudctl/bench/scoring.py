@@ -26,7 +26,7 @@ import requests
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from fraudctl.contract import Transaction
+from fraudctl.contract import Transaction, TransactionContext
 from fraudctl.model.dataset import CONTEXT_FIELDS, TX_FIELDS
 from fraudctl.model.synth import generate
 from udf_service import features
@@ -100,7 +100,7 @@ def batch_vs_in_process(url: str, rows: int, batch: int) -> dict[str, Any]:
         chunk = items[i : i + batch]
         vectors = [
             features.compute(
-                Transaction.model_validate(c["transaction"]), features.DetectionContext.model_validate(c["context"])
+                Transaction.model_validate(c["transaction"]), TransactionContext.model_validate(c["context"])
             )
             for c in chunk
         ]

@@ -115,7 +115,9 @@ class Flink(_Model):
 class Scoring(_Model):
     url: Url
     token: SecretRef | None = None
+    # A transaction the model scores at least this high raises a model alert, whatever the rules say.
     risk_threshold: Annotated[float, Field(ge=0, le=1)] = 0.8
+    model_alert_severity: Literal["low", "medium", "high", "critical"] = "high"
 
     @property
     def port(self) -> int:
@@ -215,6 +217,9 @@ class Stream(_Model):
     # already idle would let the others move the watermark past its backlog, and those rows would
     # all be late. Longer: a partition that is really quiet delays the rules that long.
     partition_idle_timeout: Duration = "60s"
+    # How far back the per-transaction features look (contract.TransactionContext: the user's
+    # average, previous transaction, usual location, whether a device or merchant is new).
+    feature_history: Duration = "30d"
 
 
 class LocalStack(_Model):

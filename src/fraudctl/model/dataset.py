@@ -17,20 +17,17 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from fraudctl.contract import Transaction
-from udf_service.features import FEATURES, DetectionContext, compute
+from fraudctl.contract import Transaction, TransactionContext
+from udf_service.features import FEATURES, compute
 
 TX_FIELDS = tuple(Transaction.model_fields)
-CONTEXT_FIELDS = tuple(DetectionContext.model_fields)
-_NUMERIC = {
-    "amount",
-    "lat",
-    "lon",
-    "txn_count_1h",
-    "amount_sum_1h",
-    "user_avg_amount",
-    "home_lat",
-    "home_lon",
+CONTEXT_FIELDS = tuple(TransactionContext.model_fields)
+# Integer fields written as "3.0" by a tool that reads every number as a float still parse.
+_INTEGERS = {
+    name
+    for model in (Transaction, TransactionContext)
+    for name, info in model.model_fields.items()
+    if info.annotation is int
 }
 
 
@@ -67,9 +64,9 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 def _value(name: str, raw: Any) -> Any:
     if raw is None or raw == "":
         return None
-    if name in _NUMERIC:
-        return float(raw) if name != "txn_count_1h" else int(float(raw))
-    return raw
+    if name in _INTEGERS and isinstance(raw, str):
+        return int(float(raw))
+    return raw  # pydantic (lax) reads numbers and booleans from their text
 
 
 def load(path: Path, label: str, time_column: str | None, features: tuple[str, ...] | None = None) -> Dataset:
@@ -146,7 +143,7 @@ def _transaction_matrix(path: Path, rows: list[dict[str, Any]]) -> np.ndarray:
             ctx_raw = {k: _value(k, row.get(k)) for k in CONTEXT_FIELDS if _value(k, row.get(k)) is not None}
             if isinstance(ctx_raw.get("rules_fired"), str):
                 ctx_raw["rules_fired"] = [r for r in ctx_raw["rules_fired"].split("|") if r]
-            ctx = DetectionContext.model_validate(ctx_raw)
+            ctx = TransactionContext.model_validate(ctx_raw)
         except (ValidationError, ValueError) as exc:
             raise DatasetError(f"{path}:{number}: {exc}".splitlines()[0]) from exc
         vectors.append(compute(tx, ctx))

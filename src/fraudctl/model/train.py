@@ -113,7 +113,21 @@ def train(
     result = metrics(y_test, model.predict_proba(X_test)[:, 1], threshold)
 
     comparison = None
-    if serving is not None and (serving / "metadata.json").exists():
+    serving_features = (
+        tuple(json.loads((serving / "metadata.json").read_text()).get("features", ()))
+        if serving is not None and (serving / "metadata.json").exists()
+        else None
+    )
+    if serving_features is not None and serving is not None and serving_features != data.features:
+        # The serving model reads other features (an older feature definition): it cannot score
+        # these rows, so there is nothing to compare with; the new model replaces it only when forced.
+        if not force:
+            raise TrainError(
+                "the serving model was trained on another feature set (an older udf_service.features); "
+                "it cannot be compared on these rows: use --force to replace it"
+            )
+        comparison = {"serving_version": "(other features: not comparable)", "serving_auprc_on_same_rows": None}
+    elif serving is not None and serving_features is not None:
         old = metrics(y_test, score_with_artifact(serving, X_test), threshold)
         comparison = {
             "serving_version": json.loads((serving / "metadata.json").read_text())["version"],

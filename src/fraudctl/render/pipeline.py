@@ -23,7 +23,15 @@ from fraudctl.render.context import env_view, rule_views, stream_view, topic_vie
 ENGINES = ("ksql", "flink")
 # The topics the stream engine's pipeline reads or writes: a scenario run or a benchmark gives each
 # a throw-away name in the render context and renders the same SQL against them.
-ENGINE_TOPICS = ("transactions", "blacklist", "detections", "late-transactions", "user-profiles", "dlq-stream")
+ENGINE_TOPICS = (
+    "transactions",
+    "blacklist",
+    "detections",
+    "transactions-enriched",
+    "late-transactions",
+    "user-profiles",
+    "dlq-stream",
+)
 
 
 @dataclass(frozen=True)

@@ -207,6 +207,7 @@ WHERE delivery = 1;
 
 -- Rule hits, before scoring: the enrichment step reads them and writes fraud-alerts.
 -- The columns are the record contract's (src/fraudctl/contract.py: Detection).
+-- Each hit carries its transaction and context, so it is scored on what the model reads.
 CREATE TABLE IF NOT EXISTS detections (
   alert_id STRING,
   rule STRING,
@@ -220,7 +221,9 @@ CREATE TABLE IF NOT EXISTS detections (
   event_time TIMESTAMP(3),
   window_start TIMESTAMP(3),
   window_end TIMESTAMP(3),
-  evidence STRING
+  evidence STRING,
+  `transaction` ROW<transaction_id STRING, user_id STRING, amount DECIMAL(18, 2), currency STRING, `timestamp` STRING, location STRING, lat DOUBLE, lon DOUBLE, country STRING, merchant_id STRING, merchant_category STRING, device_id STRING, channel STRING>,
+  `context` ROW<rules_fired ARRAY<STRING>, txn_count_1h BIGINT, amount_sum_1h DOUBLE, txn_count_24h BIGINT, amount_sum_24h DOUBLE, history_count BIGINT, user_avg_amount DOUBLE, seconds_since_previous DOUBLE, distance_from_previous_km DOUBLE, speed_from_previous_kmh DOUBLE, distance_from_usual_km DOUBLE, new_device BOOLEAN, new_merchant BOOLEAN>
 ) WITH (
   'connector' = 'kafka',
   'topic' = 'detections',
@@ -295,6 +298,159 @@ SELECT
 FROM transactions_raw
 WHERE payload IS NULL OR NOT (payload IS JSON OBJECT);
 
+-- Per-transaction features (stream.feature_history = 30d): each stage adds the columns of one
+-- window per user (or per user and device, user and merchant), in event-time order.
+CREATE TEMPORARY VIEW features_0 AS
+SELECT *,
+    CASE WHEN lat IS NOT NULL AND lon IS NOT NULL THEN lat END AS geo_lat,
+    CASE WHEN lat IS NOT NULL AND lon IS NOT NULL THEN lon END AS geo_lon
+FROM transactions_unique;
+
+CREATE TEMPORARY VIEW features_1 AS
+SELECT *, CAST(COUNT(*) OVER w AS INT) AS device_uses_2592000
+FROM features_0
+WINDOW w AS (PARTITION BY user_id, device_id ORDER BY event_time
+             RANGE BETWEEN INTERVAL '30' DAY PRECEDING AND CURRENT ROW);
+
+CREATE TEMPORARY VIEW features_2 AS
+SELECT *, CAST(COUNT(*) OVER w AS INT) AS merchant_uses
+FROM features_1
+WINDOW w AS (PARTITION BY user_id, merchant_id ORDER BY event_time
+             RANGE BETWEEN INTERVAL '30' DAY PRECEDING AND CURRENT ROW);
+
+CREATE TEMPORARY VIEW features_3 AS
+SELECT *,
+    CAST(COUNT(*) OVER w AS INT) AS n_3600,
+    CAST(SUM(amount) OVER w AS DECIMAL(18, 2)) AS total_3600
+FROM features_2
+WINDOW w AS (PARTITION BY user_id ORDER BY event_time
+             RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW);
+
+CREATE TEMPORARY VIEW features_4 AS
+SELECT *,
+    CAST(COUNT(*) OVER w AS INT) AS n_86400,
+    CAST(SUM(amount) OVER w AS DECIMAL(18, 2)) AS total_86400
+FROM features_3
+WINDOW w AS (PARTITION BY user_id ORDER BY event_time
+             RANGE BETWEEN INTERVAL '1' DAY PRECEDING AND CURRENT ROW);
+
+CREATE TEMPORARY VIEW features_5 AS
+SELECT *,
+    CAST(COUNT(*) OVER w AS INT) AS n_2592000,
+    CAST(SUM(amount) OVER w AS DECIMAL(18, 2)) AS total_2592000,
+    CAST(COUNT(geo_lat) OVER w AS INT) AS geo_n,
+    SUM(geo_lat) OVER w AS geo_lat_sum,
+    SUM(geo_lon) OVER w AS geo_lon_sum
+FROM features_4
+WINDOW w AS (PARTITION BY user_id ORDER BY event_time
+             RANGE BETWEEN INTERVAL '30' DAY PRECEDING AND CURRENT ROW);
+
+CREATE TEMPORARY VIEW features_6 AS
+SELECT *,
+    CAST(COUNT(*) OVER w AS INT) AS n_60,
+    CAST(SUM(amount) OVER w AS DECIMAL(18, 2)) AS total_60,
+    LISTAGG(transaction_id) OVER w AS ids_60
+FROM features_5
+WINDOW w AS (PARTITION BY user_id ORDER BY event_time
+             RANGE BETWEEN INTERVAL '1' MINUTE PRECEDING AND CURRENT ROW);
+
+-- The user's previous transaction (the row before in event time). FIRST_VALUE skips NULLs, so
+-- the optional coordinates travel as text ('' when absent).
+CREATE TEMPORARY VIEW features_7 AS
+SELECT *,
+    CAST(COUNT(*) OVER p AS INT) AS prev_rows,
+    FIRST_VALUE(transaction_id) OVER p AS prev_id,
+    FIRST_VALUE(location) OVER p AS prev_location,
+    FIRST_VALUE(CAST(event_time AS TIMESTAMP(3))) OVER p AS prev_time,
+    FIRST_VALUE(COALESCE(CONCAT(CAST(geo_lat AS STRING), ',', CAST(geo_lon AS STRING)), '')) OVER p AS prev_geo
+FROM features_6
+WINDOW p AS (PARTITION BY user_id ORDER BY event_time ROWS BETWEEN 1 PRECEDING AND CURRENT ROW);
+
+CREATE TEMPORARY VIEW features_measured AS
+SELECT *,
+    12742 * ASIN(LEAST(1.0, SQRT(
+        POWER(SIN(RADIANS(prev_lat - geo_lat) / 2), 2)
+        + COS(RADIANS(geo_lat)) * COS(RADIANS(prev_lat)) * POWER(SIN(RADIANS(prev_lon - geo_lon) / 2), 2)))) AS prev_km,
+    12742 * ASIN(LEAST(1.0, SQRT(
+        POWER(SIN(RADIANS(usual_lat - geo_lat) / 2), 2)
+        + COS(RADIANS(geo_lat)) * COS(RADIANS(usual_lat)) * POWER(SIN(RADIANS(usual_lon - geo_lon) / 2), 2)))) AS usual_km
+FROM (
+  SELECT *,
+      CASE WHEN prev_rows = 2 THEN prev_time END AS previous_time,
+      CASE WHEN prev_rows = 2 THEN CAST(TIMESTAMPDIFF(SECOND, prev_time, CAST(event_time AS TIMESTAMP(3))) AS DOUBLE) END AS prev_s,
+      CASE WHEN prev_rows = 2 AND prev_geo <> '' THEN CAST(SPLIT_INDEX(prev_geo, ',', 0) AS DOUBLE) END AS prev_lat,
+      CASE WHEN prev_rows = 2 AND prev_geo <> '' THEN CAST(SPLIT_INDEX(prev_geo, ',', 1) AS DOUBLE) END AS prev_lon,
+      -- The usual location: the average of the user's earlier coordinates in the history.
+      CASE WHEN geo_n - (CASE WHEN geo_lat IS NULL THEN 0 ELSE 1 END) > 0
+           THEN (geo_lat_sum - COALESCE(geo_lat, 0)) / (geo_n - (CASE WHEN geo_lat IS NULL THEN 0 ELSE 1 END)) END AS usual_lat,
+      CASE WHEN geo_n - (CASE WHEN geo_lat IS NULL THEN 0 ELSE 1 END) > 0
+           THEN (geo_lon_sum - COALESCE(geo_lon, 0)) / (geo_n - (CASE WHEN geo_lat IS NULL THEN 0 ELSE 1 END)) END AS usual_lon
+  FROM features_7
+);
+
+-- The blacklist as of the transaction's event time. An entry that breaks the blacklist contract
+-- is dead-lettered, and never blacklists anyone.
+CREATE TEMPORARY VIEW features_all AS
+SELECT f.*,
+    f.prev_km / (GREATEST(f.prev_s, 1) / 3600.0) AS prev_kmh,
+    COALESCE(b.user_id IS NOT NULL AND (CASE
+    WHEN CHAR_LENGTH(b.reason) > 256 THEN 'reason longer than 256 characters'
+    WHEN CHAR_LENGTH(b.added_at) > 64 THEN 'added_at longer than 64 characters'
+  END) IS NULL, FALSE) AS blacklisted,
+    b.reason AS blacklist_reason
+FROM features_measured AS f
+LEFT JOIN blacklist FOR SYSTEM_TIME AS OF f.event_time AS b
+  ON f.user_id = b.user_id;
+
+-- Each rule's verdict on the transaction (templates/flink/rules/RULE.sql.j2: `hit`).
+CREATE TEMPORARY VIEW transaction_hits AS
+SELECT *,
+    COALESCE(n_60 >= 5, FALSE) AS hit_rapid_burst,
+    COALESCE(previous_time IS NOT NULL
+        AND previous_time > CAST(event_time AS TIMESTAMP(3)) - INTERVAL '10' MINUTE
+        AND prev_location <> location
+        AND (prev_kmh IS NULL OR prev_kmh > 900), FALSE) AS hit_location_mismatch,
+    COALESCE(amount > 1000
+        OR (n_2592000 > 1 AND amount > 5 * (total_2592000 - amount) / (n_2592000 - 1)), FALSE) AS hit_high_value,
+    COALESCE(blacklisted, FALSE) AS hit_blacklisted_account,
+    COALESCE(device_id IS NOT NULL AND device_uses_2592000 = 1 AND amount >= 200, FALSE) AS hit_new_device
+FROM features_all;
+
+-- One record per evaluated transaction: the transaction and its context, the scoring service's
+-- request item (src/fraudctl/contract.py: EnrichedTransaction).
+CREATE TABLE IF NOT EXISTS transactions_enriched (
+  `transaction` ROW<transaction_id STRING, user_id STRING, amount DECIMAL(18, 2), currency STRING, `timestamp` STRING, location STRING, lat DOUBLE, lon DOUBLE, country STRING, merchant_id STRING, merchant_category STRING, device_id STRING, channel STRING>,
+  `context` ROW<rules_fired ARRAY<STRING>, txn_count_1h BIGINT, amount_sum_1h DOUBLE, txn_count_24h BIGINT, amount_sum_24h DOUBLE, history_count BIGINT, user_avg_amount DOUBLE, seconds_since_previous DOUBLE, distance_from_previous_km DOUBLE, speed_from_previous_kmh DOUBLE, distance_from_usual_km DOUBLE, new_device BOOLEAN, new_merchant BOOLEAN>
+) WITH (
+  'connector' = 'kafka',
+  'topic' = 'transactions-enriched',
+  'properties.bootstrap.servers' = '127.0.0.1:9092',
+  'format' = 'json',
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = 'fraudctl-local-fraud-flink-detections-transactions-enriched',
+  'properties.transaction.timeout.ms' = '600000'
+);
+
+INSERT INTO transactions_enriched
+SELECT ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.location, t.lat, t.lon, t.country, t.merchant_id, t.merchant_category, t.device_id, t.channel) AS `transaction`,
+    ROW(
+        SPLIT(CONCAT_WS(',', CASE WHEN t.hit_rapid_burst THEN 'rapid_burst' END, CASE WHEN t.hit_location_mismatch THEN 'location_mismatch' END, CASE WHEN t.hit_high_value THEN 'high_value' END, CASE WHEN t.hit_blacklisted_account THEN 'blacklisted_account' END, CASE WHEN t.hit_new_device THEN 'new_device' END), ','),
+        CAST(t.n_3600 AS BIGINT),
+        CAST(t.total_3600 AS DOUBLE),
+        CAST(t.n_86400 AS BIGINT),
+        CAST(t.total_86400 AS DOUBLE),
+        CAST(t.n_2592000 - 1 AS BIGINT),
+        CASE WHEN t.n_2592000 > 1 THEN CAST((t.total_2592000 - t.amount) / (t.n_2592000 - 1) AS DOUBLE) END,
+        t.prev_s,
+        t.prev_km,
+        t.prev_kmh,
+        t.usual_km,
+        COALESCE(t.device_id IS NOT NULL AND t.device_uses_2592000 = 1, FALSE),
+        COALESCE(t.merchant_id IS NOT NULL AND t.merchant_uses = 1, FALSE)
+    ) AS `context`
+FROM transaction_hits AS t;
+
+
 -- FR-001 rapid_burst: at least 5 transactions by one user within 60s (sliding, per row).
 INSERT INTO detections /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-detections-rapid_burst') */
 SELECT
@@ -308,53 +464,62 @@ SELECT
     t.currency,
     t.location,
     CAST(t.event_time AS TIMESTAMP(3)) AS event_time,
-    t.event_time - INTERVAL '1' MINUTE AS window_start,
+    CAST(t.event_time - INTERVAL '1' MINUTE AS TIMESTAMP(3)) AS window_start,
     CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
-    CONCAT('{"count":', CAST(t.txn_count AS STRING), ',"transaction_ids":"', t.txn_ids, '"}') AS evidence
-FROM (
-    SELECT *,
-        COUNT(*) OVER w AS txn_count,
-        LISTAGG(transaction_id) OVER w AS txn_ids
-    FROM transactions_unique
-    WINDOW w AS (PARTITION BY user_id ORDER BY event_time
-                 RANGE BETWEEN INTERVAL '1' MINUTE PRECEDING AND CURRENT ROW)
-) AS t
-WHERE t.txn_count >= 5;
+    CONCAT('{"count":', CAST(t.n_60 AS STRING), ',"transaction_ids":"', t.ids_60, '"}') AS evidence,
+    ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.location, t.lat, t.lon, t.country, t.merchant_id, t.merchant_category, t.device_id, t.channel) AS `transaction`,
+    ROW(
+        SPLIT(CONCAT_WS(',', CASE WHEN t.hit_rapid_burst THEN 'rapid_burst' END, CASE WHEN t.hit_location_mismatch THEN 'location_mismatch' END, CASE WHEN t.hit_high_value THEN 'high_value' END, CASE WHEN t.hit_blacklisted_account THEN 'blacklisted_account' END, CASE WHEN t.hit_new_device THEN 'new_device' END), ','),
+        CAST(t.n_3600 AS BIGINT),
+        CAST(t.total_3600 AS DOUBLE),
+        CAST(t.n_86400 AS BIGINT),
+        CAST(t.total_86400 AS DOUBLE),
+        CAST(t.n_2592000 - 1 AS BIGINT),
+        CASE WHEN t.n_2592000 > 1 THEN CAST((t.total_2592000 - t.amount) / (t.n_2592000 - 1) AS DOUBLE) END,
+        t.prev_s,
+        t.prev_km,
+        t.prev_kmh,
+        t.usual_km,
+        COALESCE(t.device_id IS NOT NULL AND t.device_uses_2592000 = 1, FALSE),
+        COALESCE(t.merchant_id IS NOT NULL AND t.merchant_uses = 1, FALSE)
+    ) AS `context`
+FROM transaction_hits AS t
+WHERE t.hit_rapid_burst;
 
-
--- FR-002 location_mismatch: two transactions of one user in different locations within 10m;
--- with coordinates on both, only when the implied speed exceeds 900 km/h.
+-- FR-002 location_mismatch: the previous transaction in another location within 10m; with coordinates on both, only above 900 km/h.
 INSERT INTO detections /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-detections-location_mismatch') */
 SELECT
-    CONCAT('location_mismatch', ':', transaction_id) AS alert_id,
+    CONCAT('location_mismatch', ':', t.transaction_id) AS alert_id,
     'location_mismatch' AS rule,
     'FR-002' AS rule_id,
     'high' AS severity,
-    user_id, transaction_id, amount, currency, location, CAST(event_time AS TIMESTAMP(3)) AS event_time,
-    CAST(previous_time AS TIMESTAMP(3)) AS window_start,
-    CAST(event_time AS TIMESTAMP(3)) AS window_end,
-    CONCAT('{"previous_transaction_id":"', previous_id, '","previous_location":"', previous_location, '"}') AS evidence
-FROM transactions_unique
-MATCH_RECOGNIZE (
-    PARTITION BY user_id
-    ORDER BY event_time
-    MEASURES
-        B.transaction_id AS transaction_id, B.amount AS amount, B.currency AS currency,
-        B.location AS location, B.event_time AS event_time,
-        A.transaction_id AS previous_id, A.location AS previous_location, A.event_time AS previous_time
-    ONE ROW PER MATCH
-    AFTER MATCH SKIP TO LAST B
-    PATTERN (A B) WITHIN INTERVAL '10' MINUTE
-    DEFINE
-        B AS B.location <> A.location AND (
-            A.lat IS NULL OR A.lon IS NULL OR B.lat IS NULL OR B.lon IS NULL
-            OR 12742 * ASIN(SQRT(
-                POWER(SIN(RADIANS(B.lat - A.lat) / 2), 2)
-                + COS(RADIANS(A.lat)) * COS(RADIANS(B.lat)) * POWER(SIN(RADIANS(B.lon - A.lon) / 2), 2)
-            )) / (GREATEST(TIMESTAMPDIFF(SECOND, A.event_time, B.event_time), 1) / 3600.0) > 900
-        )
-);
-
+    t.user_id,
+    t.transaction_id,
+    t.amount,
+    t.currency,
+    t.location,
+    CAST(t.event_time AS TIMESTAMP(3)) AS event_time,
+    CAST(t.previous_time AS TIMESTAMP(3)) AS window_start,
+    CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
+    CONCAT('{"previous_transaction_id":"', t.prev_id, '","previous_location":"', t.prev_location, '"}') AS evidence,
+    ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.location, t.lat, t.lon, t.country, t.merchant_id, t.merchant_category, t.device_id, t.channel) AS `transaction`,
+    ROW(
+        SPLIT(CONCAT_WS(',', CASE WHEN t.hit_rapid_burst THEN 'rapid_burst' END, CASE WHEN t.hit_location_mismatch THEN 'location_mismatch' END, CASE WHEN t.hit_high_value THEN 'high_value' END, CASE WHEN t.hit_blacklisted_account THEN 'blacklisted_account' END, CASE WHEN t.hit_new_device THEN 'new_device' END), ','),
+        CAST(t.n_3600 AS BIGINT),
+        CAST(t.total_3600 AS DOUBLE),
+        CAST(t.n_86400 AS BIGINT),
+        CAST(t.total_86400 AS DOUBLE),
+        CAST(t.n_2592000 - 1 AS BIGINT),
+        CASE WHEN t.n_2592000 > 1 THEN CAST((t.total_2592000 - t.amount) / (t.n_2592000 - 1) AS DOUBLE) END,
+        t.prev_s,
+        t.prev_km,
+        t.prev_kmh,
+        t.usual_km,
+        COALESCE(t.device_id IS NOT NULL AND t.device_uses_2592000 = 1, FALSE),
+        COALESCE(t.merchant_id IS NOT NULL AND t.merchant_uses = 1, FALSE)
+    ) AS `context`
+FROM transaction_hits AS t
+WHERE t.hit_location_mismatch;
 
 -- FR-003 high_value: amount above 1000, or above 5x the user's average over 30d.
 INSERT INTO detections /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-detections-high_value') */
@@ -369,20 +534,27 @@ SELECT
     t.currency,
     t.location,
     CAST(t.event_time AS TIMESTAMP(3)) AS event_time,
-    t.event_time - INTERVAL '30' DAY AS window_start,
+    CAST(t.event_time - INTERVAL '30' DAY AS TIMESTAMP(3)) AS window_start,
     CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
-    CONCAT('{"previous_count":', CAST(t.n - 1 AS STRING), ',"previous_total":', CAST(t.total - t.amount AS STRING), '}') AS evidence
-FROM (
-    SELECT *,
-        COUNT(*) OVER w AS n,
-        SUM(amount) OVER w AS total
-    FROM transactions_unique
-    WINDOW w AS (PARTITION BY user_id ORDER BY event_time
-                 RANGE BETWEEN INTERVAL '30' DAY PRECEDING AND CURRENT ROW)
-) AS t
-WHERE t.amount > 1000
-   OR (t.n > 1 AND t.amount > 5 * (t.total - t.amount) / (t.n - 1));
-
+    CONCAT('{"previous_count":', CAST(t.n_2592000 - 1 AS STRING), ',"previous_total":', CAST(t.total_2592000 - t.amount AS STRING), '}') AS evidence,
+    ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.location, t.lat, t.lon, t.country, t.merchant_id, t.merchant_category, t.device_id, t.channel) AS `transaction`,
+    ROW(
+        SPLIT(CONCAT_WS(',', CASE WHEN t.hit_rapid_burst THEN 'rapid_burst' END, CASE WHEN t.hit_location_mismatch THEN 'location_mismatch' END, CASE WHEN t.hit_high_value THEN 'high_value' END, CASE WHEN t.hit_blacklisted_account THEN 'blacklisted_account' END, CASE WHEN t.hit_new_device THEN 'new_device' END), ','),
+        CAST(t.n_3600 AS BIGINT),
+        CAST(t.total_3600 AS DOUBLE),
+        CAST(t.n_86400 AS BIGINT),
+        CAST(t.total_86400 AS DOUBLE),
+        CAST(t.n_2592000 - 1 AS BIGINT),
+        CASE WHEN t.n_2592000 > 1 THEN CAST((t.total_2592000 - t.amount) / (t.n_2592000 - 1) AS DOUBLE) END,
+        t.prev_s,
+        t.prev_km,
+        t.prev_kmh,
+        t.usual_km,
+        COALESCE(t.device_id IS NOT NULL AND t.device_uses_2592000 = 1, FALSE),
+        COALESCE(t.merchant_id IS NOT NULL AND t.merchant_uses = 1, FALSE)
+    ) AS `context`
+FROM transaction_hits AS t
+WHERE t.hit_high_value;
 
 -- FR-004 blacklisted_account: the user is on the blacklist as of the transaction's event time.
 INSERT INTO detections /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-detections-blacklisted_account') */
@@ -399,15 +571,25 @@ SELECT
     CAST(t.event_time AS TIMESTAMP(3)) AS event_time,
     CAST(t.event_time AS TIMESTAMP(3)) AS window_start,
     CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
-    JSON_OBJECT('reason' VALUE COALESCE(b.reason, '')) AS evidence
-FROM transactions_unique AS t
-JOIN blacklist FOR SYSTEM_TIME AS OF t.event_time AS b
-  -- An entry that breaks the blacklist contract is dead-lettered, and never blacklists anyone.
-  ON t.user_id = b.user_id AND (CASE
-    WHEN CHAR_LENGTH(b.reason) > 256 THEN 'reason longer than 256 characters'
-    WHEN CHAR_LENGTH(b.added_at) > 64 THEN 'added_at longer than 64 characters'
-  END) IS NULL;
-
+    JSON_OBJECT('reason' VALUE COALESCE(t.blacklist_reason, '')) AS evidence,
+    ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.location, t.lat, t.lon, t.country, t.merchant_id, t.merchant_category, t.device_id, t.channel) AS `transaction`,
+    ROW(
+        SPLIT(CONCAT_WS(',', CASE WHEN t.hit_rapid_burst THEN 'rapid_burst' END, CASE WHEN t.hit_location_mismatch THEN 'location_mismatch' END, CASE WHEN t.hit_high_value THEN 'high_value' END, CASE WHEN t.hit_blacklisted_account THEN 'blacklisted_account' END, CASE WHEN t.hit_new_device THEN 'new_device' END), ','),
+        CAST(t.n_3600 AS BIGINT),
+        CAST(t.total_3600 AS DOUBLE),
+        CAST(t.n_86400 AS BIGINT),
+        CAST(t.total_86400 AS DOUBLE),
+        CAST(t.n_2592000 - 1 AS BIGINT),
+        CASE WHEN t.n_2592000 > 1 THEN CAST((t.total_2592000 - t.amount) / (t.n_2592000 - 1) AS DOUBLE) END,
+        t.prev_s,
+        t.prev_km,
+        t.prev_kmh,
+        t.usual_km,
+        COALESCE(t.device_id IS NOT NULL AND t.device_uses_2592000 = 1, FALSE),
+        COALESCE(t.merchant_id IS NOT NULL AND t.merchant_uses = 1, FALSE)
+    ) AS `context`
+FROM transaction_hits AS t
+WHERE t.hit_blacklisted_account;
 
 -- FR-005 new_device: a device the user has not used within 30d, on an amount of at least 200.
 INSERT INTO detections /*+ OPTIONS('sink.transactional-id-prefix'='fraudctl-local-fraud-flink-detections-detections-new_device') */
@@ -422,19 +604,27 @@ SELECT
     t.currency,
     t.location,
     CAST(t.event_time AS TIMESTAMP(3)) AS event_time,
-    t.event_time - INTERVAL '30' DAY AS window_start,
+    CAST(t.event_time - INTERVAL '30' DAY AS TIMESTAMP(3)) AS window_start,
     CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
-    CONCAT('{"device_id":"', t.device_id, '"}') AS evidence
-FROM (
-    SELECT *,
-        COUNT(*) OVER w AS uses
-    FROM transactions_unique
-    WHERE device_id IS NOT NULL
-    WINDOW w AS (PARTITION BY user_id, device_id ORDER BY event_time
-                 RANGE BETWEEN INTERVAL '30' DAY PRECEDING AND CURRENT ROW)
-) AS t
-WHERE t.uses = 1 AND t.amount >= 200;
-
+    CONCAT('{"device_id":"', t.device_id, '"}') AS evidence,
+    ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.location, t.lat, t.lon, t.country, t.merchant_id, t.merchant_category, t.device_id, t.channel) AS `transaction`,
+    ROW(
+        SPLIT(CONCAT_WS(',', CASE WHEN t.hit_rapid_burst THEN 'rapid_burst' END, CASE WHEN t.hit_location_mismatch THEN 'location_mismatch' END, CASE WHEN t.hit_high_value THEN 'high_value' END, CASE WHEN t.hit_blacklisted_account THEN 'blacklisted_account' END, CASE WHEN t.hit_new_device THEN 'new_device' END), ','),
+        CAST(t.n_3600 AS BIGINT),
+        CAST(t.total_3600 AS DOUBLE),
+        CAST(t.n_86400 AS BIGINT),
+        CAST(t.total_86400 AS DOUBLE),
+        CAST(t.n_2592000 - 1 AS BIGINT),
+        CASE WHEN t.n_2592000 > 1 THEN CAST((t.total_2592000 - t.amount) / (t.n_2592000 - 1) AS DOUBLE) END,
+        t.prev_s,
+        t.prev_km,
+        t.prev_kmh,
+        t.usual_km,
+        COALESCE(t.device_id IS NOT NULL AND t.device_uses_2592000 = 1, FALSE),
+        COALESCE(t.merchant_id IS NOT NULL AND t.merchant_uses = 1, FALSE)
+    ) AS `context`
+FROM transaction_hits AS t
+WHERE t.hit_new_device;
 
 -- Per-user state for analysts' queries (`fraudctl query user-activity`): as of each user's latest
 -- transaction, the number and sum of their transactions in the hour and the day up to it, and
@@ -465,22 +655,14 @@ CREATE TABLE IF NOT EXISTS user_profiles (
 INSERT INTO user_profiles
 SELECT
     user_id,
-    txn_count_1h,
-    amount_1h,
-    COUNT(*) OVER day_ AS txn_count_24h,
-    CAST(SUM(amount) OVER day_ AS DECIMAL(18, 2)) AS amount_24h,
+    n_3600 AS txn_count_1h,
+    CAST(total_3600 AS DECIMAL(18, 2)) AS amount_1h,
+    n_86400 AS txn_count_24h,
+    CAST(total_86400 AS DECIMAL(18, 2)) AS amount_24h,
     transaction_id AS last_transaction_id,
     location AS last_location,
     device_id AS last_device_id,
     CAST(event_time AS TIMESTAMP(3)) AS last_event_time
-FROM (
-    SELECT user_id, amount, transaction_id, location, device_id, event_time,
-        COUNT(*) OVER hour_ AS txn_count_1h,
-        CAST(SUM(amount) OVER hour_ AS DECIMAL(18, 2)) AS amount_1h
-    FROM transactions_unique
-    WINDOW hour_ AS (PARTITION BY user_id ORDER BY event_time
-                     RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW)
-)
-WINDOW day_ AS (PARTITION BY user_id ORDER BY event_time
-                RANGE BETWEEN INTERVAL '1' DAY PRECEDING AND CURRENT ROW);
+-- The hour and the day are windows of the features chain (templates/flink/state/features.sql.j2).
+FROM transaction_hits;
 

@@ -1,5 +1,6 @@
-"""The scoring service and the enrichment step (udf_service/): the step consumes detections,
-calls the service over HTTP with its token, and produces alerts."""
+"""The scoring service and the enrichment step (udf_service/): the step consumes detections and
+enriched transactions, calls the service over HTTP with its token, and produces scored
+transactions and alerts."""
 
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ def services(ctx: StackContext) -> list[Service]:
             "enrichment",
             "udf_service.enrichment",
             *("--bootstrap", ctx.bootstrap, "--scoring-url", url, "--token", str(settings.token)),
+            *("--risk-threshold", str(settings.risk_threshold)),
+            *("--model-alert-severity", settings.model_alert_severity),
             *(f"--kafka-property={k}={v}" for k, v in kafka_properties.items()),
             env=token_env,
         ),

@@ -42,7 +42,11 @@ public final class RecordJson {
     if (value == null || !value.isObject()) {
       throw new DataException("record value is not a JSON object; cannot read field '" + field + "'");
     }
-    JsonNode node = value.get(field);
+    // A dotted name reads a nested field (transaction.timestamp in a scored transaction).
+    JsonNode node = value;
+    for (String part : field.split("\\.")) {
+      node = node == null ? null : node.get(part);
+    }
     if (node == null || node.isNull() || node.asText().isEmpty()) {
       throw new DataException("record value has no field '" + field + "'");
     }

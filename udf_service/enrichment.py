@@ -37,7 +37,14 @@ import requests
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from pydantic import BaseModel, ValidationError
 
-from fraudctl.contract import Detection, EnrichedTransaction, Transaction, TransactionContext
+from fraudctl.contract import (
+    MODEL_RULE,
+    MODEL_RULE_ID,
+    Detection,
+    EnrichedTransaction,
+    Transaction,
+    TransactionContext,
+)
 from fraudctl.kafka_clients import PARTITIONER, readable_ends
 
 log = logging.getLogger("udf_service.enrichment")
@@ -126,9 +133,6 @@ def _rfc3339(value: str) -> str:
     )
 
 
-# A model alert is named like a rule's, so it upserts like one: model:<transaction_id>.
-MODEL_RULE = "model"
-MODEL_RULE_ID = "ML-001"
 # What the step asks the service to return besides the score: the feature vector it computed (kept
 # with the scored transaction, so training can be checked against serving).
 SCORE_PATH = "/v1/score/batch?features=true"
@@ -310,6 +314,9 @@ class Enricher:
                 # one the supervisor restarts gets its partitions back that much sooner.
                 "session.timeout.ms": 10_000,
                 "heartbeat.interval.ms": 3_000,
+                # A subscribed topic created after the step started (the first `apply`) is noticed
+                # within 10 s, not librdkafka's default 5 minutes.
+                "topic.metadata.refresh.interval.ms": 10_000,
             }
         )
 

@@ -185,6 +185,12 @@ class Detection(RuleHit):
     context: TransactionContext | None = None
 
 
+# A model alert (the risk score at or above scoring.risk_threshold) is named like a rule's hit, so
+# it upserts like one (alert_id model:<transaction_id>); its rule is this, next to the deployed rules.
+MODEL_RULE = "model"
+MODEL_RULE_ID = "ML-001"
+
+
 class Alert(RuleHit):
     """A scored detection: topic `fraud-alerts`, the search index and the PostgreSQL table
     `fraud_alerts` (whose other columns belong to the analysts). The sinks' field lists, the table's

@@ -223,6 +223,18 @@ def _print_summary(s: dict[str, Any]) -> None:
     for name, c in sinks.items():
         if c.get("error"):
             p(f"  {name}: {c['error']}", markup=False)
-    p(s["model_only_note"] + ".", markup=False)
+    p(
+        f"Model-only frauds caught: {s['model_only_caught']} of {s['model_only_injected']}; "
+        f"false alerts on {s['false_alert_rate']:.3%} of {s['clean_transactions']} clean transactions; "
+        f"{s['scored']} of {s['transactions_sent']} transaction(s) scored (the last allowed lateness of traffic "
+        "waits for later traffic to pass the watermark).",
+        markup=False,
+    )
+    for group in ("fraud", "clean"):
+        d = s["risk_scores"][group]
+        p(
+            f"Risk scores, {group} ({d['count']}): p50 {d['p50']}, p90 {d['p90']}, p99 {d['p99']}, max {d['max']}.",
+            markup=False,
+        )
     p(f"{'OK' if s['ok'] else 'NOT OK'}: demo finished in {s['seconds_total']} s.", markup=False)
     err_console.print("Stop the stack with `.venv/bin/fraudctl local down`.")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from fraudctl.config.project import Project
 
-TRANSACTIONS, ALERTS = "transactions", "fraud-alerts"
+TRANSACTIONS, ALERTS, SCORED = "transactions", "fraud-alerts", "transactions-scored"
 
 
 class TargetError(Exception):

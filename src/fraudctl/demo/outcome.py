@@ -42,8 +42,25 @@ def percentile(values: list[float], q: float) -> float | None:
     return ranked[rank - 1]
 
 
-def score(traffic: Traffic, alerts: list[SeenAlert], sent_at: dict[str, float]) -> dict[str, Any]:
-    """Alerts are de-duplicated by alert_id first (the topic is at-least-once; sinks upsert)."""
+# The demo's own bar for the model, from the issue that made every transaction scored: at least 9
+# of 10 model-only frauds caught, and false alerts on at most 0.1% of clean transactions.
+MODEL_ONLY_CAUGHT_MIN = 0.9
+FALSE_ALERT_RATE_MAX = 0.001
+
+
+def distribution(values: list[float]) -> dict[str, float | int | None]:
+    def at(q: float) -> float | None:
+        v = percentile(values, q)
+        return None if v is None else round(v, 4)
+
+    return {"count": len(values), "p50": at(50), "p90": at(90), "p99": at(99), "max": at(100)}
+
+
+def score(
+    traffic: Traffic, alerts: list[SeenAlert], sent_at: dict[str, float], risk: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """Alerts are de-duplicated by alert_id first (the topic is at-least-once; sinks upsert).
+    `risk`: the risk score of each scored transaction of the run (transactions-scored)."""
     unique = {a.alert_id: a for a in sorted(alerts, key=lambda a: a.received_at, reverse=True)}
     by_tx: dict[str, set[str]] = {}
     for a in unique.values():
@@ -60,6 +77,8 @@ def score(traffic: Traffic, alerts: list[SeenAlert], sent_at: dict[str, float]) 
         else:
             missed.setdefault(inj.kind, []).append(inj.trigger_id)
     injected_ids = traffic.injected_ids
+    triggers = {i.trigger_id for i in traffic.injections}
+    clean = sum(1 for t in sent_at if t not in injected_ids)
     false_alerts = sorted(a.alert_id for a in unique.values() if a.transaction_id not in injected_ids)
     latencies = [
         (a.received_at - sent_at[a.transaction_id]) * 1000 for a in unique.values() if a.transaction_id in sent_at
@@ -82,8 +101,20 @@ def score(traffic: Traffic, alerts: list[SeenAlert], sent_at: dict[str, float]) 
             "p99": round(p99) if p99 is not None else None,
             "count": len(latencies),
         },
-        "model_only_note": (
-            f"{injected.get(MODEL_ONLY, 0)} model-only case(s) injected: the enrichment step scores rule hits "
-            "only, so fraud that no rule flags is not scored and cannot be caught yet"
-        ),
+        "model_only_caught": caught.get(MODEL_ONLY, 0),
+        "model_only_injected": injected.get(MODEL_ONLY, 0),
+        "clean_transactions": clean,
+        "false_alert_rate": round(len(false_alerts) / clean, 6) if clean else 0.0,
+        "scored": len(risk or {}),
+        # The risk score of the frauds (each story's trigger) and of clean transactions (outside every story).
+        "risk_scores": {
+            "fraud": distribution([v for t, v in (risk or {}).items() if t in triggers]),
+            "clean": distribution([v for t, v in (risk or {}).items() if t not in injected_ids]),
+        },
     }
+
+
+def model_bar_met(summary: dict[str, Any]) -> bool:
+    """The model's part of a demo: model-only frauds caught and false alerts rare enough."""
+    wanted = summary["model_only_injected"] * MODEL_ONLY_CAUGHT_MIN
+    return summary["model_only_caught"] >= wanted and summary["false_alert_rate"] <= FALSE_ALERT_RATE_MAX

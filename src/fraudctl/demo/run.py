@@ -17,9 +17,9 @@ import psycopg
 
 from fraudctl.config.project import Project
 from fraudctl.config.settings import Settings
-from fraudctl.config.targets import ALERTS, TRANSACTIONS, SinkTargets, TargetError, sink_targets
+from fraudctl.config.targets import ALERTS, SCORED, TRANSACTIONS, SinkTargets, TargetError, sink_targets
 from fraudctl.demo import sinks
-from fraudctl.demo.outcome import SeenAlert, score
+from fraudctl.demo.outcome import SeenAlert, model_bar_met, score
 from fraudctl.demo.watch import TopicWatcher
 from fraudctl.deploy.engine import kafka_admin_config
 from fraudctl.deploy.state import conninfo
@@ -76,6 +76,7 @@ class Run:
     evidence: Evidence = field(default_factory=Evidence)
     _midway: threading.Thread | None = field(default=None, init=False, repr=False)
     _last_counts: dict[str, sinks.SinkCount] = field(default_factory=dict, init=False, repr=False)
+    _risk: dict[str, float] = field(default_factory=dict, init=False, repr=False)  # transaction_id -> risk score
     _midway_error: BaseException | None = field(default=None, init=False, repr=False)
 
     def _run_midway(self) -> None:
@@ -101,6 +102,7 @@ class Run:
         began = datetime.now(UTC)
         self._seed_blacklist(env, kafka, traffic)
         alerts_watch = TopicWatcher(kafka, ALERTS)
+        scored_watch = TopicWatcher(kafka, SCORED)
         sender = Sender(traffic, kafka, TRANSACTIONS)
         seen: list[SeenAlert] = []
         self.observer.on_step(
@@ -109,18 +111,19 @@ class Run:
         )
         sender.start()
         try:
-            self._watch(traffic, sender, alerts_watch, seen)
+            self._watch(traffic, sender, alerts_watch, seen, scored_watch)
         finally:
             sender.stop()
             sender.join(10)
             alerts_watch.close()
+            scored_watch.close()
         if sender.error is not None:
             raise DemoError(f"sending traffic failed: {sender.error}")
         if self._midway is not None:
             self._midway.join()
             if self._midway_error is not None:
                 raise DemoError(f"the midway action failed: {self._midway_error!r}") from self._midway_error
-        summary = score(traffic, seen, sender.stats.sent_at)
+        summary = score(traffic, seen, sender.stats.sent_at, self._risk)
         summary["seconds_behind_schedule_max"] = round(sender.stats.behind_s, 2)
         summary["sinks"] = self._sink_counts(env, targets, summary, began)
         self.evidence = Evidence(
@@ -136,6 +139,8 @@ class Run:
             and summary["sinks"]["search"]["distinct"] == summary["alerts"]
             and summary["sinks"]["s3"]["distinct"] == summary["transactions_sent"]
             and summary["sinks"]["compliance"]["distinct"] == summary["alerts"]
+            and summary["risk_scores"]["fraud"]["count"] == len(traffic.injections)
+            and model_bar_met(summary)
         )
         return summary
 
@@ -165,8 +170,14 @@ class Run:
         finally:
             watch.close()
 
-    def _watch(self, traffic: Traffic, sender: Sender, watch: TopicWatcher, seen: list[SeenAlert]) -> None:
+    def _watch(
+        self, traffic: Traffic, sender: Sender, watch: TopicWatcher, seen: list[SeenAlert], scored: TopicWatcher
+    ) -> None:
         triggers = {i.trigger_id for i in traffic.injections if i.kind in RULE_KINDS}
+        # Every story's trigger is scored (a model alert, if any, is written with its scored record).
+        # Not every transaction: the last allowed-lateness of traffic waits in the engine until later
+        # traffic moves the watermark past it.
+        to_score = {i.trigger_id for i in traffic.injections}
         prefix = traffic.run_id + "-"
         done_sending_at: float | None = None
         last_tick = 0.0
@@ -187,6 +198,10 @@ class Run:
                 sent = sender.stats.sent_at.get(alert.transaction_id)
                 self.observer.on_alert(alert, (alert.received_at - sent) * 1000 if sent else None)
                 triggers.discard(alert.transaction_id)
+            for _key, value in scored.poll(0.05, max_records=5000):
+                tx = (value or {}).get("transaction") or {}
+                if str(tx.get("transaction_id", "")).startswith(prefix):
+                    self._risk[str(tx["transaction_id"])] = float(value["risk_score"])  # type: ignore[index]
             now = time.monotonic()
             if now - last_tick >= 0.5:
                 self.observer.on_tick(sender.stats, len(seen))
@@ -197,7 +212,7 @@ class Run:
                     self.observer.on_step(f"all {sender.stats.sent} transactions sent; waiting for outstanding alerts")
                 # Keep listening a little after the last expected alert: late duplicates and
                 # alerts on other transactions of the injected stories still count.
-                if not triggers and now - done_sending_at >= 3:
+                if not triggers and to_score <= self._risk.keys() and now - done_sending_at >= 3:
                     return
                 if now - done_sending_at >= self.options.drain_s:
                     return

@@ -102,7 +102,7 @@ def contract_check(project: Project, env: Settings, c: dict[str, Any], config: d
     dead-letter topic) checks each record against the topic's record contract first, with the
     in-repo ContractCheck transform: a record that breaks it is dead-lettered with the reason
     instead of stored. The schema is the one the schema registry publishes, without its prose."""
-    from fraudctl.contract import json_schema
+    from fraudctl.contract import MODEL_RULE, json_schema
     from fraudctl.deploy.providers.schema_subjects import RECORDS
     from fraudctl.render.context import rule_views
 
@@ -127,7 +127,9 @@ def contract_check(project: Project, env: Settings, c: dict[str, Any], config: d
         "transforms.contract.schema": json.dumps(schema, sort_keys=True, separators=(",", ":")),
     }
     if "rule" in schema.get("properties", {}):
-        out["transforms.contract.choices"] = "rule=" + "|".join(str(r["name"]) for r in rule_views(project, env))
+        # An alert's rule is a deployed rule, or the model (contract.MODEL_RULE).
+        names = [str(r["name"]) for r in rule_views(project, env)]
+        out["transforms.contract.choices"] = "rule=" + "|".join([*names, MODEL_RULE])
     chain = [t for t in config.get("transforms", "").split(",") if t]
     out["transforms"] = ",".join(["contract", *chain])
     return out

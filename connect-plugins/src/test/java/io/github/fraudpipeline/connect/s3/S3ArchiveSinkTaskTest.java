@@ -121,6 +121,29 @@ class S3ArchiveSinkTaskTest {
         new ArrayList<>(store.objects.keySet()));
   }
 
+  /** A scored transaction carries its event time inside the transaction: a dotted field name. */
+  @Test
+  void aNestedTimeFieldPartitionsByItsDate() {
+    S3ArchiveSinkTask task = new S3ArchiveSinkTask(config -> store);
+    task.initialize(context);
+    task.start(Map.of(
+        "s3.bucket.name", "archive",
+        "s3.prefix", "scored/",
+        "partition.time.field", "transaction.timestamp",
+        "flush.size", "100",
+        "rotate.interval.ms", "3600000",
+        "max.retries", "0",
+        "retry.backoff.ms", "1"));
+    String nested = "{\"transaction\":{\"transaction_id\":\"t0\",\"timestamp\":\"2024-11-18T10:00:00Z\"}}";
+    task.put(List.of(new SinkRecord(TOPIC, 0, null, null, null, nested, 0),
+        new SinkRecord(TOPIC, 0, null, null, null, "{\"transaction\":{}}", 1)));
+    task.preCommit(position(2));
+    assertEquals(List.of("scored/transactions/dt=2024-11-18/transactions+0+00000000000000000000.jsonl"),
+        new ArrayList<>(store.objects.keySet()));
+    assertEquals(1, context.deadLetters.size());
+    assertTrue(context.deadLetters.get(0).reason().getMessage().contains("no field 'transaction.timestamp'"));
+  }
+
   @Test
   void aRecordWithoutEventTimeIsDeadLetteredAndItsOffsetCommitted() {
     S3ArchiveSinkTask task = task(100);

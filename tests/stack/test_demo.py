@@ -22,9 +22,11 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient
 
 from fraudctl.config.project import load_project
+from fraudctl.contract import MODEL_RULE
 from fraudctl.demo import sinks
-from fraudctl.generate.traffic import RULE_KINDS
-from fraudctl.kafka_clients import readable_ends
+from fraudctl.generate.traffic import MODEL_ONLY, RULE_KINDS
+from fraudctl.kafka_clients import read_to_end, readable_ends
+from fraudctl.model.dataset import load as load_dataset
 from fraudctl.objectstore import s3_client
 from fraudctl.render.context import env_view
 from tests.conftest import Endpoints
@@ -57,7 +59,10 @@ def test_every_injected_rule_fraud_raises_its_alert(demo_run: dict[str, Any]) ->
         assert s["injected"][kind] == 2
         assert s["caught"][kind] == 2, (kind, s["missed"])
     assert s["false_alerts"] == 0, s["false_alert_ids"]
-    assert set(s["alerts_by_rule"]) == set(RULE_KINDS)
+    # Every rule fired; the model alerted on its own stories at least (model-only, and rule
+    # frauds it scores as high).
+    assert set(s["alerts_by_rule"]) - {MODEL_RULE} == set(RULE_KINDS)
+    assert s["caught"][MODEL_ONLY] == s["injected"][MODEL_ONLY] == 2, s["missed"]
     assert s["latency_ms"]["count"] == s["alerts"] and s["latency_ms"]["p50"] > 0
 
 
@@ -143,6 +148,7 @@ def test_training_data_comes_from_the_archive_and_the_analysts_verdicts(
                 "SELECT DISTINCT transaction_id FROM fraud_alerts WHERE transaction_id LIKE %s", (run_id + "-%",)
             )
         }
+    _wait_archived(local_stack.bootstrap, run_id)
     out = tmp_path / "training.csv"
     res = subprocess.run(
         [sys.executable, "-m", "fraudctl", "model", "export", "--env", "local", "--out", str(out), "-o", "json"],
@@ -154,6 +160,82 @@ def test_training_data_comes_from_the_archive_and_the_analysts_verdicts(
     assert res.returncode == 0, res.stdout + res.stderr
     with open(out, newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["transaction_id"].startswith(run_id + "-")]
-    assert len(rows) == len({r["transaction_id"] for r in rows}) == demo_run["transactions_sent"]
-    assert {r["transaction_id"] for r in rows if r["is_fraud"] == "1"} == confirmed
+    # Exactly the run's scored transactions (the scored archive is the training set), each once.
+    scored = set(_wait_archived(local_stack.bootstrap, run_id))
+    assert len(rows) == len({r["transaction_id"] for r in rows}) == len(scored)
+    assert {r["transaction_id"] for r in rows} == scored
+    assert {r["transaction_id"] for r in rows if r["is_fraud"] == "1"} == confirmed & scored
     assert len(confirmed) >= demo_run["rule_based_caught"]  # every caught story's trigger, at least
+
+
+def _scored_ids(bootstrap: str, run_id: str) -> list[str]:
+    return [
+        str(v["transaction"]["transaction_id"])
+        for v in (json.loads(m.value()) for m in read_to_end({"bootstrap.servers": bootstrap}, "transactions-scored"))
+        if str(v["transaction"]["transaction_id"]).startswith(run_id + "-")
+    ]
+
+
+def _wait_archived(bootstrap: str, run_id: str) -> dict[str, list[float]]:
+    """The archived vectors of the run, once the archive holds exactly the run's scored transactions
+    (the sink writes every 10 s)."""
+    wanted = set(_scored_ids(bootstrap, run_id))
+    deadline = time.monotonic() + 90
+    served = _archived_scored(run_id)
+    while set(served) != wanted and time.monotonic() < deadline:
+        time.sleep(2)
+        served = _archived_scored(run_id)
+    assert set(served) == wanted, f"{len(wanted - set(served))} scored transaction(s) not archived after 90 s"
+    return served
+
+
+def _archived_scored(run_id: str) -> dict[str, list[float]]:
+    """The vector the service scored for each of the run's transactions, from the S3 scored archive."""
+    project, _ = load_project(ROOT)
+    env = env_view(project, "local")
+    client = s3_client(env)
+    bucket = env.need("s3").bucket
+    out: dict[str, list[float]] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="scored/transactions-scored/"):
+        for obj in page.get("Contents", []):
+            for line in client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode().splitlines():
+                record = json.loads(line)
+                if str(record["transaction"]["transaction_id"]).startswith(run_id + "-"):
+                    out[str(record["transaction"]["transaction_id"])] = record["features"]
+    return out
+
+
+def test_training_recomputes_the_vectors_serving_scored(
+    local_stack: Endpoints, demo_run: dict[str, Any], tmp_path: Path
+) -> None:
+    """Training/serving skew: what the service computed for live transactions (kept with each scored
+    transaction) equals what the training path computes from the archive (export, then the
+    dataset reader), within float32 tolerance."""
+    import numpy as np
+
+    run_id = demo_run["run_id"]
+    served = _wait_archived(local_stack.bootstrap, run_id)
+    wanted = set(served)
+    assert len(wanted) >= demo_run["scored"] > 0
+    out = tmp_path / "training.csv"
+    res = subprocess.run(
+        [sys.executable, "-m", "fraudctl", "model", "export", "--env", "local", "--out", str(out), "-o", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    data = load_dataset(out, "is_fraud", "timestamp")
+    with open(out, newline="") as f:
+        ids = [r["transaction_id"] for r in csv.DictReader(f)]
+    mine = [i for i, t in enumerate(ids) if t in wanted]
+    assert len(mine) == len(wanted)
+    trained = data.X[mine]
+    scored = np.asarray([served[ids[i]] for i in mine], dtype=np.float32)
+    assert trained.shape == scored.shape
+    worst = np.unravel_index(np.argmax(np.abs(trained - scored)), trained.shape)
+    assert np.allclose(trained, scored, rtol=1e-5, atol=1e-4), (
+        f"feature {data.features[worst[1]]} of {ids[mine[worst[0]]]}: "
+        f"training {trained[worst]}, serving {scored[worst]}"
+    )

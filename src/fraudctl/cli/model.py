@@ -57,7 +57,7 @@ def export_cmd(env_name: str, since: datetime | None, out: Path, output: str) ->
 
 def _export(env_name: str, since: datetime | None, out: Path, output: str) -> Export:
     from fraudctl.config.project import load_project
-    from fraudctl.config.targets import TRANSACTIONS, TargetError, sink_targets
+    from fraudctl.config.targets import SCORED, TargetError, sink_targets
     from fraudctl.localstack import secrets as local_secrets
     from fraudctl.localstack.layout import Layout
     from fraudctl.model.archive import ArchiveError, export
@@ -73,7 +73,7 @@ def _export(env_name: str, since: datetime | None, out: Path, output: str) -> Ex
     try:
         targets = sink_targets(project)
         env = env_view(project, env_name)
-        return export(env, targets.raw_prefix, TRANSACTIONS, targets.alerts_table, out, since.date() if since else None)
+        return export(env, targets.scored_prefix, SCORED, targets.alerts_table, out, since.date() if since else None)
     except (ArchiveError, TargetError) as exc:
         fail(str(exc), output)
     raise AssertionError("unreachable")

@@ -21,6 +21,7 @@ class SinkTargets:
     alerts_index: str  # search index of the alerts
     raw_prefix: str  # S3 prefix of the archive of every transaction
     compliance_prefix: str  # S3 prefix of the archive of alerts (suspicious events)
+    scored_prefix: str  # S3 prefix of the archive of scored transactions (training data)
 
 
 def sink_targets(project: Project) -> SinkTargets:
@@ -38,7 +39,9 @@ def sink_targets(project: Project) -> SinkTargets:
             found["raw_prefix"] = str(target["prefix"])
         elif kind == "s3-archive" and ALERTS in topics:
             found["compliance_prefix"] = str(target["prefix"])
-    missing = sorted({"alerts_table", "alerts_index", "raw_prefix", "compliance_prefix"} - set(found))
+        elif kind == "s3-archive" and SCORED in topics:
+            found["scored_prefix"] = str(target["prefix"])
+    missing = sorted({"alerts_table", "alerts_index", "raw_prefix", "compliance_prefix", "scored_prefix"} - set(found))
     if missing:
         raise TargetError(f"no enabled connector writes: {', '.join(missing)} (see connectors/)")
     return SinkTargets(**found)

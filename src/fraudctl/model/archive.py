@@ -1,14 +1,14 @@
-"""Training data from what the pipeline stored: every transaction from the S3 raw archive, labelled
-with the analysts' verdicts in PostgreSQL (`fraud_alerts.disposition = 'fraud'` on any of the
-transaction's alerts: 1; everything else: 0).
+"""Training data from what the pipeline stored: every scored transaction from the S3 archive of
+`transactions-scored` (the transaction and the context the stream engine computed for it, so
+training reads the features serving read), labelled with the analysts' verdicts in PostgreSQL
+(`fraud_alerts.disposition = 'fraud'` on any of the transaction's alerts: 1; everything else: 0).
 
 The archive sink writes each Kafka record once, but the topic can hold one transaction twice (a
 producer that sent it again), so rows are de-duplicated by transaction_id. The result is an
 ordinary labelled CSV, so what was trained on can be kept, fingerprinted and trained on again.
 
-The raw archive keeps what arrived, so it also holds records that break the transaction contract
-(the stream engine dead-lettered them and never evaluated them): they are no training data and are
-counted as refused, with the first reason, instead of stopping the export."""
+A line that breaks the scored-transaction contract is no training data: it is counted as refused,
+with the first reason, instead of stopping the export."""
 
 from __future__ import annotations
 
@@ -23,12 +23,13 @@ import psycopg
 from pydantic import ValidationError
 
 from fraudctl.config.settings import Settings
-from fraudctl.contract import Transaction
+from fraudctl.contract import ScoredTransaction, Transaction, TransactionContext
 from fraudctl.deploy.state import conninfo
 from fraudctl.objectstore import s3_client
 
 LABEL = "is_fraud"
 FIELDS = tuple(Transaction.model_fields)
+CONTEXT = tuple(TransactionContext.model_fields)
 
 
 class ArchiveError(Exception):
@@ -83,7 +84,7 @@ def export(env: Settings, prefix: str, topic: str, alerts_table: str, out: Path,
             body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
             for number, line in enumerate(body.splitlines(), 1):
                 try:
-                    tx_id = Transaction.model_validate_json(line).transaction_id
+                    tx_id = ScoredTransaction.model_validate_json(line).transaction.transaction_id
                     record = json.loads(line)
                 except ValidationError as exc:
                     refused += 1
@@ -94,14 +95,19 @@ def export(env: Settings, prefix: str, topic: str, alerts_table: str, out: Path,
                 if tx_id in seen:
                     duplicates += 1
                     continue
-                seen[tx_id] = {f: record.get(f) for f in FIELDS} | {LABEL: int(tx_id in labels)}
+                context = record["context"]
+                seen[tx_id] = (
+                    {f: record["transaction"].get(f) for f in FIELDS}
+                    | {f: context.get(f) for f in CONTEXT}
+                    | {"rules_fired": "|".join(context.get("rules_fired") or []), LABEL: int(tx_id in labels)}
+                )
     if not seen:
         raise ArchiveError(
-            f"no archived transactions under s3://{bucket}/{base}" + (f" since {since}" if since else "")
+            f"no scored transactions archived under s3://{bucket}/{base}" + (f" since {since}" if since else "")
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[*FIELDS, LABEL])
+        writer = csv.DictWriter(f, fieldnames=[*FIELDS, *CONTEXT, LABEL])
         writer.writeheader()
         for row in sorted(seen.values(), key=lambda r: (str(r["timestamp"]), str(r["transaction_id"]))):
             writer.writerow({k: "" if v is None else v for k, v in row.items()})

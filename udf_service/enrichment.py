@@ -55,15 +55,16 @@ class EnrichmentConfig:
     bootstrap: str
     scoring_url: str
     source_topic: str = "detections"
-    # Every evaluated transaction with its context (Flink writes it; empty on ksqlDB for now): each
-    # is scored, written to scored_topic, and raises a model alert at or above risk_threshold.
-    enriched_topic: str | None = "transactions-enriched"
-    scored_topic: str = "transactions-scored"
-    risk_threshold: float = 0.8
-    model_alert_severity: str = "high"
     alerts_topic: str = "fraud-alerts"
     dlq_topic: str = "dlq-enrichment"
     group_id: str = "fraud-enrichment"
+    # Every evaluated transaction with its context (Flink writes it; empty on ksqlDB for now): each
+    # is scored, written to scored_topic, and raises a model alert at or above risk_threshold.
+    # None: detections only (the command line's default names the deployed topic).
+    enriched_topic: str | None = None
+    scored_topic: str = "transactions-scored"
+    risk_threshold: float = 0.8
+    model_alert_severity: str = "high"
     batch_size: int = 200
     linger_ms: int = 50
     # Requests in flight per batch: a batch is split into this many parts scored in parallel

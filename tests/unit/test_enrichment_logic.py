@@ -11,7 +11,19 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from udf_service.enrichment import Enricher, EnrichmentConfig, ParseError, Refused, to_request, transactional_id
+from fraudctl.contract import MODEL_RULE, Alert, ScoredTransaction
+from udf_service.enrichment import (
+    Enricher,
+    EnrichmentConfig,
+    ParseError,
+    Refused,
+    alert_of,
+    enriched_request,
+    model_alert,
+    scored_of,
+    to_request,
+    transactional_id,
+)
 
 
 def test_the_transactional_id_names_the_group_and_the_partitions() -> None:
@@ -101,3 +113,73 @@ def test_a_detection_that_breaks_its_contract_is_refused_with_the_field() -> Non
             to_request({**good, field: bad})
     with pytest.raises(ParseError, match="violates the detection contract: alert_id: Field required"):
         to_request({k: v for k, v in good.items() if k != "alert_id"})
+
+
+_TX = {
+    "transaction_id": "t1",
+    "user_id": "U1",
+    "amount": 40.0,
+    "currency": "EUR",
+    "timestamp": "2024-11-16T03:00:00.250Z",
+    "location": "Paris",
+    "channel": "atm",
+    "merchant_category": "gambling",
+}
+_CONTEXT = {"rules_fired": [], "txn_count_1h": 1, "history_count": 12, "user_avg_amount": 38.0, "new_merchant": True}
+_SCORE = {
+    "transaction_id": "t1",
+    "risk_score": 0.91,
+    "model_version": "m7",
+    "reasons": ["channel_atm"],
+    "features": [1.0],
+}
+
+
+def test_an_enriched_transaction_is_the_request_and_breaks_nothing_it_carries() -> None:
+    record = {"transaction": _TX, "context": _CONTEXT}
+    assert enriched_request(record) == record
+    with pytest.raises(ParseError, match="violates the enriched transaction contract: context.rules_fired"):
+        enriched_request({"transaction": _TX, "context": {**_CONTEXT, "rules_fired": ["no_such_rule"]}})
+    with pytest.raises(ParseError, match="violates the enriched transaction contract: transaction.amount"):
+        enriched_request({"transaction": {**_TX, "amount": -1}, "context": _CONTEXT})
+    with pytest.raises(ParseError, match="context: Field required"):
+        enriched_request({"transaction": _TX})
+
+
+def test_a_hit_with_its_transaction_is_scored_on_it_and_the_alert_keeps_only_the_hit() -> None:
+    hit = {
+        "alert_id": "high_value:t1",
+        "rule": "high_value",
+        "rule_id": "FR-003",
+        "severity": "medium",
+        "transaction_id": "t1",
+        "user_id": "U1",
+        "amount": 40.0,
+        "currency": "EUR",
+        "event_time": "2024-11-16 03:00:00.250",
+        "location": "Paris",
+    }
+    detection = {**hit, "transaction": _TX, "context": {**_CONTEXT, "rules_fired": ["high_value"]}}
+    assert to_request(detection) == {"transaction": _TX, "context": detection["context"]}
+    alert = alert_of(detection, _SCORE)
+    assert alert == {**hit, "risk_score": 0.91, "model_version": "m7", "reasons": ["channel_atm"]}
+    Alert.model_validate(alert)
+
+
+def test_a_model_alert_names_the_model_and_its_reasons_and_holds_to_the_alert_contract() -> None:
+    record = {"transaction": _TX, "context": _CONTEXT}
+    alert = model_alert(record, _SCORE, 0.8, "high")
+    Alert.model_validate(alert)
+    assert alert["alert_id"] == f"{MODEL_RULE}:t1" and alert["rule"] == MODEL_RULE
+    assert alert["event_time"] == alert["window_start"] == "2024-11-16 03:00:00.250"
+    evidence = json.loads(alert["evidence"])
+    assert evidence == {
+        "model_version": "m7",
+        "risk_score": 0.91,
+        "threshold": 0.8,
+        "reasons": ["channel_atm"],
+        "rules_fired": [],
+    }
+    scored = scored_of(record, _SCORE)
+    ScoredTransaction.model_validate(scored)
+    assert scored["features"] == [1.0] and scored["transaction"] == _TX

@@ -117,4 +117,4 @@ def score(
 def model_bar_met(summary: dict[str, Any]) -> bool:
     """The model's part of a demo: model-only frauds caught and false alerts rare enough."""
     wanted = summary["model_only_injected"] * MODEL_ONLY_CAUGHT_MIN
-    return summary["model_only_caught"] >= wanted and summary["false_alert_rate"] <= FALSE_ALERT_RATE_MAX
+    return bool(summary["model_only_caught"] >= wanted and summary["false_alert_rate"] <= FALSE_ALERT_RATE_MAX)

@@ -112,7 +112,7 @@ def train(
     model.fit(X_train, y_train)
     result = metrics(y_test, model.predict_proba(X_test)[:, 1], threshold)
 
-    comparison = None
+    comparison: dict[str, Any] | None = None
     serving_features = (
         tuple(json.loads((serving / "metadata.json").read_text()).get("features", ()))
         if serving is not None and (serving / "metadata.json").exists()

@@ -352,6 +352,16 @@ class Records:
     def transaction_required(self) -> tuple[Column, ...]:
         return tuple(c for c in self.transaction if c.required)
 
+    @property
+    def transaction_row(self) -> str:
+        """The transaction as one engine ROW type (an enriched transaction's `transaction`)."""
+        return "ROW<" + ", ".join(f"{c.quoted} {c.sql_type}" for c in self.transaction) + ">"
+
+    @property
+    def context_row(self) -> str:
+        """Its context as one engine ROW type (contract.TransactionContext)."""
+        return "ROW<" + ", ".join(f"{c.name} {c.sql_type}" for c in self.context) + ">"
+
 
 def records(transaction: type[BaseModel] | None = None) -> Records:
     return Records(

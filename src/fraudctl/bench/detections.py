@@ -35,6 +35,7 @@ from fraudctl.flink.gateway import FlinkSession
 from fraudctl.kafka_clients import PARTITIONER
 from fraudctl.ksqldb import run as ksql_run
 from fraudctl.ksqldb.statements import parse, settings
+from fraudctl.contract import records as contract_records
 from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
 
 TRIGGER_AMOUNT = 5000.0
@@ -82,9 +83,12 @@ class _FlinkJob:
         if kind != "rules":
             high_value = next(r for r in context["rules"] if r["name"] == "high_value")
             at = "CAST(event_time AS TIMESTAMP(3))"
+            rec = contract_records()
             baseline = [
                 "INSERT INTO detections SELECT CONCAT('baseline:', transaction_id), 'baseline', 'FR-000', "
-                f"'low', user_id, transaction_id, amount, currency, location, {at}, {at}, {at}, '{{}}' "
+                f"'low', user_id, transaction_id, amount, currency, location, {at}, {at}, {at}, '{{}}', "
+                # The transaction and context a rule hit carries: not computed by the baseline.
+                f"CAST(NULL AS {rec.transaction_row}), CAST(NULL AS {rec.context_row}) "
                 f"FROM transactions WHERE amount > {high_value['params']['threshold']}"
             ]
         self.session = FlinkSession(

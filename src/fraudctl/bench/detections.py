@@ -30,12 +30,12 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from fraudctl.config.durations import duration_ms
 from fraudctl.config.project import Project
 from fraudctl.config.settings import Flink, Settings
+from fraudctl.contract import records as contract_records
 from fraudctl.deploy.engine import ksql_client
 from fraudctl.flink.gateway import FlinkSession
 from fraudctl.kafka_clients import PARTITIONER
 from fraudctl.ksqldb import run as ksql_run
 from fraudctl.ksqldb.statements import parse, settings
-from fraudctl.contract import records as contract_records
 from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
 
 TRIGGER_AMOUNT = 5000.0

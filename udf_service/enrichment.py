@@ -192,9 +192,15 @@ def _sql_time(rfc3339: str) -> str:
     return parsed.strftime("%Y-%m-%d %H:%M:%S.") + f"{parsed.microsecond // 1000:03d}"
 
 
+def raises_model_alert(record: dict[str, Any], score: dict[str, Any], threshold: float) -> bool:
+    """One alert per suspicious transaction: a rule hit is already an alert (carrying this same
+    score), so the model adds one only where no rule fired and the score reaches the threshold."""
+    return not record["context"].get("rules_fired") and float(score["risk_score"]) >= threshold
+
+
 def model_alert(record: dict[str, Any], score: dict[str, Any], threshold: float, severity: str) -> dict[str, Any]:
-    """The alert of a transaction the model scores at or above the threshold, whatever the rules
-    said: it names the model version and its top reasons."""
+    """The alert of a transaction the model scores at or above the threshold and no rule flagged:
+    it names the model version and its top reasons."""
     tx = record["transaction"]
     at = _sql_time(str(tx["timestamp"]))
     evidence = {
@@ -202,7 +208,6 @@ def model_alert(record: dict[str, Any], score: dict[str, Any], threshold: float,
         "risk_score": score["risk_score"],
         "threshold": threshold,
         "reasons": score["reasons"],
-        "rules_fired": record["context"].get("rules_fired", []),
     }
     return {
         "alert_id": f"{MODEL_RULE}:{tx['transaction_id']}",
@@ -481,7 +486,7 @@ class Enricher:
                 outputs.append((self.config.alerts_topic, user, alert_of(record, score)))
                 continue
             outputs.append((self.config.scored_topic, user, scored_of(record, score)))
-            if float(score["risk_score"]) >= self.config.risk_threshold:
+            if raises_model_alert(record, score, self.config.risk_threshold):
                 alert = model_alert(record, score, self.config.risk_threshold, self.config.model_alert_severity)
                 outputs.append((self.config.alerts_topic, user, alert))
         with _deadline(self.config.hang_exit_s, "writing the batch and committing its offsets"):

@@ -239,3 +239,57 @@ def test_training_recomputes_the_vectors_serving_scored(
         f"feature {data.features[worst[1]]} of {ids[mine[worst[0]]]}: "
         f"training {trained[worst]}, serving {scored[worst]}"
     )
+
+
+def test_detector_quality_counts_the_analysts_verdicts_per_detector(local_stack: Endpoints) -> None:
+    """`fraudctl query detector-quality` against the same counts computed here from the alert rows
+    (after the test above confirmed the run's alerts as fraud, one is set to not fraud)."""
+    with psycopg.connect(local_stack.pg_conninfo, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE fraud_alerts SET disposition = 'not_fraud' WHERE alert_id = "
+            "(SELECT min(alert_id) FROM fraud_alerts WHERE rule = 'new_device' AND disposition = 'fraud')"
+        )
+        rows = conn.execute(
+            "SELECT rule, transaction_id, disposition, risk_score FROM fraud_alerts "
+            "WHERE CAST(event_time AS timestamp) >= now() AT TIME ZONE 'UTC' - interval '30 days'"
+        ).fetchall()
+    project, _ = load_project(ROOT)
+    threshold = env_view(project, "local").need("scoring").risk_threshold
+    verdict: dict[str, str] = {}
+    for _rule, tx, disposition, _score in rows:
+        if disposition == "fraud" or (disposition == "not_fraud" and verdict.get(tx) != "fraud"):
+            verdict[tx] = disposition
+    flagged: dict[str, set[str]] = {}
+    for rule, tx, _disposition, score in rows:
+        if rule != MODEL_RULE:
+            flagged.setdefault(rule, set()).add(tx)
+        if score is not None and score >= threshold:
+            flagged.setdefault(MODEL_RULE, set()).add(tx)
+    fraud = {t for t, v in verdict.items() if v == "fraud"}
+    expected = []
+    for detector in sorted(flagged):
+        txs = flagged[detector]
+        tp = len(txs & fraud)
+        fp = sum(1 for t in txs if verdict.get(t) == "not_fraud")
+        expected.append(
+            {
+                "detector": detector,
+                "flagged": len(txs),
+                "true_positives": tp,
+                "false_positives": fp,
+                "undecided": len(txs) - tp - fp,
+                "false_negatives": len(fraud - txs),
+                "precision": round(tp / (tp + fp), 4) if tp + fp else None,
+            }
+        )
+    res = subprocess.run(
+        [sys.executable, "-m", "fraudctl", "query", "--env", "local", "detector-quality", "--output", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    got = json.loads(res.stdout)["rows"]
+    assert got == expected
+    assert any(r["false_positives"] == 1 for r in got if r["detector"] == "new_device")

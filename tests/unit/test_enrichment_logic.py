@@ -20,6 +20,7 @@ from udf_service.enrichment import (
     alert_of,
     enriched_request,
     model_alert,
+    raises_model_alert,
     scored_of,
     to_request,
     transactional_id,
@@ -178,8 +179,11 @@ def test_a_model_alert_names_the_model_and_its_reasons_and_holds_to_the_alert_co
         "risk_score": 0.91,
         "threshold": 0.8,
         "reasons": ["channel_atm"],
-        "rules_fired": [],
     }
+    # One alert per suspicious transaction: where a rule fired, its alert carries the score.
+    assert raises_model_alert(record, _SCORE, 0.8)
+    assert not raises_model_alert(record, {**_SCORE, "risk_score": 0.79}, 0.8)
+    assert not raises_model_alert({**record, "context": {**_CONTEXT, "rules_fired": ["high_value"]}}, _SCORE, 0.8)
     scored = scored_of(record, _SCORE)
     ScoredTransaction.model_validate(scored)
     assert scored["features"] == [1.0] and scored["transaction"] == _TX

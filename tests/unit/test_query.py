@@ -25,11 +25,14 @@ EXAMPLE = {
     "blacklist-hits": {"since": "1d"},
     "live-alerts": {},
 }
+# Queries over what only PostgreSQL holds: Flink text only, run on Flink whatever the engine.
+FLINK_ONLY = {"detector-quality": {"since": "7d"}}
 
 
 def test_the_library_has_the_queries_analysts_need_on_both_engines() -> None:
     queries = library.load(ROOT)
-    assert sorted(queries) == sorted(EXAMPLE)
+    assert sorted(queries) == sorted({**EXAMPLE, **FLINK_ONLY})
+    assert [n for n, q in queries.items() if q.ksql is None] == list(FLINK_ONLY)
     assert all(q.flink is not None for q in queries.values()), "every query has its Flink text"
     assert queries["live-alerts"].kind == "push"
     assert {p.name: (p.type, p.required, p.default) for p in queries["alerts-for-user"].params} == {
@@ -51,6 +54,16 @@ def test_every_query_renders_read_only_for_each_engine(env_name: str, name: str)
     assert "{{" not in prepared.sql and "{%" not in prepared.sql
     if "user_id" in EXAMPLE[name]:
         assert "'U1'" in prepared.sql
+
+
+@pytest.mark.parametrize("env_name", ["local", "local-ksqldb"])
+def test_a_query_of_the_analysts_verdicts_runs_on_flink_whatever_the_engine(env_name: str) -> None:
+    project, _ = load_project(ROOT)
+    query = library.load(ROOT)["detector-quality"]
+    assert query.to_json()["engines"] == ["flink"]
+    prepared = prepare(project, env_name, query, None, FLINK_ONLY["detector-quality"], False, NOW)
+    assert prepared.engine == "flink" and not prepared.push
+    assert "disposition = 'fraud'" in prepared.sql and "{{" not in prepared.sql
 
 
 def test_a_rendered_query_carries_the_look_back_for_its_engine() -> None:

@@ -1,6 +1,8 @@
 """The analysts' query library: `ksql/queries/NAME.sql` (the ksqlDB text, with the query's
 declaration in its header) and `templates/flink/queries/NAME.sql.j2` (the Flink text of the same
-query). The header is the one place a query's name, description, kind and parameters are declared:
+query). A query over what only PostgreSQL holds (the analysts' dispositions) has no ksqlDB text:
+its Flink file carries the header and it runs on Flink (its JDBC tables) whatever the engine.
+The header is the one place a query's name, description, kind and parameters are declared:
 
     -- name: alerts-for-user
     -- description: Every alert raised for one user since a point in time,
@@ -50,7 +52,7 @@ class Query:
     kind: str  # pull | push
     params: tuple[Param, ...]
     sort: tuple[Sort, ...]
-    ksql: str  # template text (header stripped)
+    ksql: str | None  # template text (header stripped); None for a Flink-only query
     flink: str | None  # template name under templates/, None when there is no Flink text
     path: Path
 
@@ -69,7 +71,7 @@ class Query:
                 }
                 for p in self.params
             ],
-            "engines": ["ksqldb"] + (["flink"] if self.flink else []),
+            "engines": (["ksqldb"] if self.ksql is not None else []) + (["flink"] if self.flink else []),
         }
 
 
@@ -80,10 +82,16 @@ def load(root: Path) -> dict[str, Query]:
         if query.name in queries:
             raise LibraryError(f"{path}: query name {query.name!r} is already used by {queries[query.name].path}")
         queries[query.name] = query
+    for path in sorted((root / FLINK_DIR).glob("*.sql.j2")):
+        name = path.name.removesuffix(".sql.j2")
+        if name.startswith("_") or name in queries:
+            continue  # a shared template, or the Flink text of a query declared above
+        query = parse(path, path.read_text(), root, flink_only=True)
+        queries[query.name] = query
     return queries
 
 
-def parse(path: Path, text: str, root: Path) -> Query:
+def parse(path: Path, text: str, root: Path, flink_only: bool = False) -> Query:
     fields: dict[str, str] = {}
     params: list[Param] = []
     last: str | None = None
@@ -116,18 +124,19 @@ def parse(path: Path, text: str, root: Path) -> Query:
     for key in ("name", "description", "kind"):
         if not fields.get(key):
             raise LibraryError(f"{path}: the header has no `-- {key}:` line")
-    if fields["name"] != path.stem:
+    stem = path.name.removesuffix(".sql.j2") if flink_only else path.stem
+    if fields["name"] != stem:
         raise LibraryError(f"{path}:1: the query is named {fields['name']!r} but its file is {path.name}")
     if fields["kind"] not in ("pull", "push"):
         raise LibraryError(f"{path}: kind must be pull or push, got {fields['kind']!r}")
-    flink = FLINK_DIR / f"{path.stem}.sql.j2"
+    flink = FLINK_DIR / f"{stem}.sql.j2"
     return Query(
         name=fields["name"],
         description=fields["description"],
         kind=fields["kind"],
         params=tuple(params),
         sort=_sort(path, fields.get("sort", "")),
-        ksql="\n".join(text.splitlines()[body_start:]).strip() + "\n",
+        ksql=None if flink_only else "\n".join(text.splitlines()[body_start:]).strip() + "\n",
         flink=str(flink.relative_to("templates")) if (root / flink).is_file() else None,
         path=path,
     )

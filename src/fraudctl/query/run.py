@@ -60,7 +60,13 @@ def prepare(
     now: datetime,
 ) -> Prepared:
     context = sql_context(project, env_name)
-    engine = project.settings(env_name).engine
+    settings = project.settings(env_name)
+    engine = settings.engine
+    if query is not None and query.ksql is None:
+        # It reads PostgreSQL (through the Flink session's JDBC tables), not the engine's state.
+        if settings.flink is None:
+            raise QueryError(f"query {query.name} runs on Flink (it reads PostgreSQL); {env_name} declares no `flink`")
+        engine = "flink"
     if query is not None:
         context.update(bind(query, given, now))
         if engine == "flink":

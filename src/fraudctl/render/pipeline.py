@@ -14,7 +14,7 @@ from typing import Any
 from fraudctl.config.project import Project
 from fraudctl.config.settings import SettingsError
 from fraudctl.config.source import Problem
-from fraudctl.contract import records
+from fraudctl.contract import MODEL_RULE, records
 from fraudctl.ksqldb import statements
 from fraudctl.render import jinja
 from fraudctl.render.connectors import RenderedConnector, render_connector
@@ -68,6 +68,7 @@ def sql_context(
         "stream": stream_view(env),
         "run": run or STREAM_RUN,
         "records": records(),
+        "model_rule": MODEL_RULE,  # the rule name of a model alert
         "ksql_prefix": ksql_prefix if ksql_prefix is not None else (env.ksqldb.prefix if env.ksqldb else ""),
     }
 

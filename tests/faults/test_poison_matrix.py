@@ -100,7 +100,7 @@ TRANSACTION_BREAKS: dict[str, list[Any]] = {
     "device_id": ["d" * 129],
     "channel": ["carrier-pigeon"],
 }
-DETECTION_BREAKS: dict[str, list[Any]] = {
+HIT_BREAKS: dict[str, list[Any]] = {
     "alert_id": [""],
     "rule": ["no_such_rule"],
     "rule_id": [""],
@@ -114,6 +114,12 @@ DETECTION_BREAKS: dict[str, list[Any]] = {
     "window_start": ["soon"],
     "window_end": ["later"],
     "evidence": ["e" * 20_000],
+}
+# A detection also carries its transaction and context (Flink's do): each is checked.
+DETECTION_BREAKS: dict[str, list[Any]] = {
+    **HIT_BREAKS,
+    "transaction": [{"transaction_id": ""}],
+    "context": [{"rules_fired": ["no_such_rule"]}, {"txn_count_1h": -1}],
 }
 ALERT_BREAKS: dict[str, list[Any]] = {"risk_score": [1.5, "high"], "model_version": [""], "reasons": ["because"]}
 
@@ -154,7 +160,7 @@ def shapes(run: str) -> list[tuple[Bad, dict[str, Any] | None]]:
         base = make(run, f"{topic}-bad")
         breaks = {"transactions": TRANSACTION_BREAKS, "detections": DETECTION_BREAKS}.get(topic)
         if breaks is None:
-            breaks = {**DETECTION_BREAKS, **ALERT_BREAKS}
+            breaks = {**HIT_BREAKS, **ALERT_BREAKS}
         model = {"transactions": Transaction, "detections": Detection, "fraud-alerts": Alert}[topic]
         for field, values in breaks.items():
             if model.model_fields[field].is_required():

@@ -44,7 +44,7 @@ def test_bench_detections_loses_no_alert(local_stack: Endpoints) -> None:
 
 
 @pytest.mark.stack
-def test_bench_scoring_runs_all_three_comparisons(local_stack: Endpoints) -> None:
+def test_bench_scoring_runs_every_comparison(local_stack: Endpoints) -> None:
     result = _bench(
         "scoring",
         "--rows",
@@ -63,3 +63,7 @@ def test_bench_scoring_runs_all_three_comparisons(local_stack: Endpoints) -> Non
     assert result["batch_endpoint"]["rows"] == 500 and result["batch_endpoint"]["http_rows_per_s"] > 0
     assert result["single_request"]["requests"] >= 50
     assert result["enrichment"]["records"] == 300 and result["enrichment"]["step_service_calls"] >= 1
+    every = result["every_transaction"]
+    assert every["records"] == 300 and every["step_scored_per_s"] > 0 and every["in_process_per_s"] > 0
+    # Every record sent at the paced rate was scored (the step ran until it was idle).
+    assert every["paced_scored"] == every["paced_sent"] > 0

@@ -52,6 +52,9 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+# The rate the scoring of every transaction must keep up with (issue 16: 1,000 tx/s).
+EVERY_RATE = 1000
+
 # The benchmark's own service requires a token as every environment's does (auth is on the hot path).
 TOKEN = secrets.token_urlsafe(24)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -263,6 +266,93 @@ def _naive(bootstrap: str, url: str, topics: dict[str, str], suffix: str, record
     return done / elapsed
 
 
+def _in_process(items: list[dict[str, Any]], batch: int) -> float:
+    """Records/s of the same model in this process on the same records (parse, features, score)."""
+    model = load(ROOT / "udf_service" / "models" / "current")
+    t0 = time.perf_counter()
+    for i in range(0, len(items), batch):
+        vectors = [
+            features.compute(
+                Transaction.model_validate(c["transaction"]), TransactionContext.model_validate(c["context"])
+            )
+            for c in items[i : i + batch]
+        ]
+        model.scores(np.asarray(vectors, dtype=np.float32))
+    return len(items) / (time.perf_counter() - t0)
+
+
+def every_transaction(bootstrap: str, url: str, records: int, rate: int, seconds: float) -> dict[str, Any]:
+    """The step scoring enriched transactions (every transaction of the pipeline, with context):
+    a backlog of `records` drained, against the same model in process on the same records; then
+    `rate` records/s for `seconds` while the step runs, its lag sampled: the first and last third's
+    median lag say whether it keeps up."""
+    import threading
+
+    suffix = uuid.uuid4().hex[:8]
+    topics = {k: f"bench-every-{suffix}-{k}" for k in ("detections", "enriched", "scored", "alerts", "dlq")}
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics(
+        [NewTopic(t, num_partitions=3, replication_factor=1) for t in topics.values()]
+    ).values():
+        f.result(timeout=30)
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 20})
+    items = _items(records)
+    config = EnrichmentConfig(
+        bootstrap,
+        url,
+        topics["detections"],
+        topics["alerts"],
+        topics["dlq"],
+        group_id=f"bench-every-{suffix}",
+        enriched_topic=topics["enriched"],
+        scored_topic=topics["scored"],
+        batch_size=500,
+        linger_ms=20,
+        token=TOKEN,
+    )
+    try:
+        for item in items:
+            producer.produce(topics["enriched"], key=str(item["transaction"]["user_id"]), value=json.dumps(item))
+        producer.flush(60)
+        t0 = time.perf_counter()
+        stats = Enricher(config).run(max_seconds=600, idle_exit=2)
+        step_rate = stats.scored / (time.perf_counter() - t0 - 2)  # minus the idle wait that ends the run
+        local_rate = _in_process(items, 500)
+        # Paced: the step runs while records arrive at `rate`/s.
+        enricher = Enricher(config)
+        worker = threading.Thread(target=lambda: enricher.run(max_seconds=seconds + 60, idle_exit=3), daemon=True)
+        worker.start()
+        lags: list[int] = []
+        sent = 0
+        start = time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds:
+            due = int(elapsed * rate)
+            while sent < due:
+                item = items[sent % len(items)]
+                producer.produce(topics["enriched"], key=str(item["transaction"]["user_id"]), value=json.dumps(item))
+                sent += 1
+            producer.poll(0)
+            lags.append(sent - enricher.stats.consumed)
+            time.sleep(0.05)
+        producer.flush(30)
+        worker.join(seconds + 90)
+        third = max(1, len(lags) // 3)
+        return {
+            "records": records,
+            "step_scored_per_s": round(step_rate),
+            "in_process_per_s": round(local_rate),
+            "ratio_step_to_in_process": round(step_rate / local_rate, 2),
+            "paced_rate_per_s": rate,
+            "paced_sent": sent,
+            "paced_scored": enricher.stats.scored,
+            "lag_p50_first_third": statistics.median(lags[:third]),
+            "lag_p50_last_third": statistics.median(lags[-third:]),
+            "lag_max": max(lags),
+        }
+    finally:
+        admin.delete_topics(list(topics.values()), operation_timeout=30)
+
+
 def run(bootstrap: str, rows: int, batch: int, rate: int, seconds: float, records: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory():
         import socket
@@ -277,6 +367,7 @@ def run(bootstrap: str, rows: int, batch: int, rate: int, seconds: float, record
                 "batch_endpoint": batch_vs_in_process(url, rows, batch),
                 "single_request": single_latency(url, rate, seconds),
                 "enrichment": enrichment_vs_naive(bootstrap, url, records),
+                "every_transaction": every_transaction(bootstrap, url, records, EVERY_RATE, seconds),
             }
         finally:
             proc.terminate()

@@ -1,9 +1,9 @@
 """The poison matrix (issue 15): on every topic a component reads, one record of each bad shape,
 each followed by a valid control record. Each bad record must land in exactly one dead-letter
 topic (its topic's owner's: the stream engine for `transactions` and `blacklist`, the enrichment
-step for `detections`, the sink connectors for `fraud-alerts`), with the reason in its headers;
-every connector, task and the Flink job stays RUNNING; every control reaches PostgreSQL and the
-search index.
+step for `detections` and `transactions-enriched`, the sink connectors for `fraud-alerts`), with
+the reason in its headers; every connector, task and the Flink job stays RUNNING; every control
+reaches PostgreSQL and the search index (an enriched control: transactions-scored).
 
 Records are told apart by where they were written: every dead letter names its source topic,
 partition and offset in headers (the engine's and the step's `source.*`, Connect's
@@ -77,6 +77,25 @@ def detection(run: str, name: str, **fields: Any) -> dict[str, Any]:
 
 def alert(run: str, name: str, **fields: Any) -> dict[str, Any]:
     return {**detection(run, name), "risk_score": 0.5, "model_version": "poison-test", "reasons": [], **fields}
+
+
+def enriched(run: str, name: str, **fields: Any) -> dict[str, Any]:
+    """A valid enriched transaction: a rule fired, so it raises no model alert whatever its score."""
+    return {
+        "transaction": transaction(run, name, **fields),
+        "context": {"rules_fired": ["high_value"], "txn_count_1h": 1, "amount_sum_1h": 25.0},
+    }
+
+
+# (part, fields merged into it) that break an enriched transaction's contract.
+ENRICHED_BREAKS: list[tuple[str, dict[str, Any]]] = [
+    ("transaction", {"amount": -5}),
+    ("transaction", {"currency": "euro"}),
+    ("context", {"rules_fired": ["no_such_rule"]}),
+    ("context", {"txn_count_1h": -1}),
+    ("context", {"distance_from_usual_km": 1e9}),
+    ("context", {"unexpected": 1}),
+]
 
 
 def without(record: dict[str, Any], name: str) -> dict[str, Any]:
@@ -169,6 +188,15 @@ def shapes(run: str) -> list[tuple[Bad, dict[str, Any] | None]]:
                 add(topic, f"{field}={str(value)[:20]!r}", js(make(run, f"{topic}-{field}-{i}", **{field: value})))
         big_field = "location" if topic == "transactions" else "evidence"
         add(topic, "900 KB", js({**base, big_field: BIG}))
+    # Every evaluated transaction with its context (the step scores each one).
+    add("transactions-enriched", "not JSON", f"not json {run}".encode())
+    add("transactions-enriched", "not a JSON object", js([run]))
+    add("transactions-enriched", "tombstone", None)
+    add("transactions-enriched", "context missing", js({"transaction": transaction(run, "enr-noctx")}))
+    for i, (where, bad) in enumerate(ENRICHED_BREAKS):
+        good = enriched(run, f"enr-bad{i}")
+        add("transactions-enriched", f"{where}: {str(bad)[:20]}", js({**good, where: {**good[where], **bad}}))
+    add("transactions-enriched", "900 KB", js(enriched(run, "enr-big", location=BIG)))
     for p in range(PARTITIONS):
         ahead = stamp(datetime.now(UTC) + timedelta(hours=1))
         add("transactions", f"an hour ahead on partition {p}", js(transaction(run, f"ahead{p}", timestamp=ahead)), p)
@@ -180,8 +208,12 @@ def shapes(run: str) -> list[tuple[Bad, dict[str, Any] | None]]:
 
 
 def control(run: str, topic: str, n: int) -> list[tuple[str, str, dict[str, Any]]]:
-    """Valid records that must each end as an alert (topic, key, value), following bad record n."""
+    """Valid records that must each end as an alert (topic, key, value), following bad record n;
+    on `transactions-enriched`, as a scored transaction."""
     name = f"ctl{n}"
+    if topic == "transactions-enriched":
+        e = enriched(run, name)
+        return [("transactions-enriched", str(e["transaction"]["user_id"]), e)]
     if topic == "transactions":
         tx = transaction(run, name, amount=3000.0)
         return [("transactions", tx["user_id"], tx)]
@@ -235,6 +267,7 @@ def test_every_bad_record_lands_in_one_dead_letter_topic_and_every_control_is_st
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
     matrix = shapes(run)
     expected_alerts: set[str] = set()
+    expected_scored: set[str] = set()  # controls on transactions-enriched: each scored once
 
     def written(bad: Bad) -> Any:
         def report(err: Any, msg: Any) -> None:
@@ -251,6 +284,9 @@ def test_every_bad_record_lands_in_one_dead_letter_topic_and_every_control_is_st
         for topic, key, value in control(run, str(ctl["topic"]), int(ctl["n"])):
             producer.produce(topic, key=key.encode(), value=json.dumps(value).encode())
             if topic == "blacklist":
+                continue
+            if topic == "transactions-enriched":
+                expected_scored.add(str(value["transaction"]["transaction_id"]))
                 continue
             if topic == "transactions" and value["amount"] >= 1000:
                 expected_alerts.add(f"high_value:{value['transaction_id']}")
@@ -283,6 +319,14 @@ def test_every_bad_record_lands_in_one_dead_letter_topic_and_every_control_is_st
             )
         time.sleep(2)
     harness.say(f"poison matrix {run}: all {len(expected_alerts)} controls in PostgreSQL and the index")
+    scored = [
+        str(json.loads(m.value())["transaction"]["transaction_id"])
+        for m in read_to_end({"bootstrap.servers": bootstrap}, "transactions-scored", deadline_s=60, must_finish=True)
+    ]
+    ours = sorted(t for t in scored if t.startswith(run + "-"))
+    assert ours == sorted(expected_scored), (
+        f"scored: missing {sorted(expected_scored - set(ours))}, unexpected {sorted(set(ours) - expected_scored)}"
+    )
     # Clock ticks are small first payments of new users: they trip no rule.
     stored_bad = sorted((in_pg | in_index) - expected_alerts)
 

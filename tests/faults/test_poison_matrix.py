@@ -212,7 +212,7 @@ def control(run: str, topic: str, n: int) -> list[tuple[str, str, dict[str, Any]
     on `transactions-enriched`, as a scored transaction."""
     name = f"ctl{n}"
     if topic == "transactions-enriched":
-        e = enriched(run, name)
+        e = enriched(run, f"e{name}")  # ectlN: told apart from the engine's own scored transactions
         return [("transactions-enriched", str(e["transaction"]["user_id"]), e)]
     if topic == "transactions":
         tx = transaction(run, name, amount=3000.0)
@@ -323,10 +323,13 @@ def test_every_bad_record_lands_in_one_dead_letter_topic_and_every_control_is_st
         str(json.loads(m.value())["transaction"]["transaction_id"])
         for m in read_to_end({"bootstrap.servers": bootstrap}, "transactions-scored", deadline_s=60, must_finish=True)
     ]
-    ours = sorted(t for t in scored if t.startswith(run + "-"))
+    # Every enriched control scored exactly once; no bad enriched record scored. (The engine's own
+    # enriched transactions of this run, its controls on `transactions`, are scored too.)
+    ours = sorted(t for t in scored if t.startswith(f"{run}-ectl"))
     assert ours == sorted(expected_scored), (
         f"scored: missing {sorted(expected_scored - set(ours))}, unexpected {sorted(set(ours) - expected_scored)}"
     )
+    assert not [t for t in scored if t.startswith(f"{run}-enr-")], "a bad enriched record was scored"
     # Clock ticks are small first payments of new users: they trip no rule.
     stored_bad = sorted((in_pg | in_index) - expected_alerts)
 

@@ -22,6 +22,7 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient
 
 from fraudctl.config.project import load_project
+from fraudctl.config.targets import SCORED, sink_targets
 from fraudctl.contract import MODEL_RULE
 from fraudctl.demo import sinks
 from fraudctl.generate.traffic import MODEL_ONLY, RULE_KINDS
@@ -29,6 +30,7 @@ from fraudctl.kafka_clients import read_to_end, readable_ends
 from fraudctl.model.dataset import load as load_dataset
 from fraudctl.objectstore import s3_client
 from fraudctl.render.context import env_view
+from tests.cli import fraudctl
 from tests.conftest import Endpoints
 
 pytestmark = pytest.mark.stack
@@ -148,30 +150,29 @@ def test_training_data_comes_from_the_archive_and_the_analysts_verdicts(
                 "SELECT DISTINCT transaction_id FROM fraud_alerts WHERE transaction_id LIKE %s", (run_id + "-%",)
             )
         }
-    _wait_archived(local_stack.bootstrap, run_id)
-    out = tmp_path / "training.csv"
-    res = subprocess.run(
-        [sys.executable, "-m", "fraudctl", "model", "export", "--env", "local", "--out", str(out), "-o", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
-    with open(out, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["transaction_id"].startswith(run_id + "-")]
     # Exactly the run's scored transactions (the scored archive is the training set), each once.
     scored = set(_wait_archived(local_stack.bootstrap, run_id))
+    out = _export(tmp_path)
+    with open(out, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["transaction_id"].startswith(run_id + "-")]
     assert len(rows) == len({r["transaction_id"] for r in rows}) == len(scored)
     assert {r["transaction_id"] for r in rows} == scored
     assert {r["transaction_id"] for r in rows if r["is_fraud"] == "1"} == confirmed & scored
     assert len(confirmed) >= demo_run["rule_based_caught"]  # every caught story's trigger, at least
 
 
+def _export(tmp_path: Path) -> Path:
+    """`fraudctl model export` of the local archive, as a user runs it."""
+    out = tmp_path / "training.csv"
+    res = fraudctl("model", "export", "--env", "local", "--out", str(out), "-o", "json", timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return out
+
+
 def _scored_ids(bootstrap: str, run_id: str) -> list[str]:
     return [
         str(v["transaction"]["transaction_id"])
-        for v in (json.loads(m.value()) for m in read_to_end({"bootstrap.servers": bootstrap}, "transactions-scored"))
+        for v in (json.loads(m.value()) for m in read_to_end({"bootstrap.servers": bootstrap}, SCORED))
         if str(v["transaction"]["transaction_id"]).startswith(run_id + "-")
     ]
 
@@ -180,23 +181,23 @@ def _wait_archived(bootstrap: str, run_id: str) -> dict[str, list[float]]:
     """The archived vectors of the run, once the archive holds exactly the run's scored transactions
     (the sink writes every 10 s)."""
     wanted = set(_scored_ids(bootstrap, run_id))
+    project, _ = load_project(ROOT)
+    env = env_view(project, "local")
+    client, bucket = s3_client(env), env.need("s3").bucket
+    prefix = f"{sink_targets(project).scored_prefix}{SCORED}/"
     deadline = time.monotonic() + 90
-    served = _archived_scored(run_id)
+    served = _archived_scored(client, bucket, prefix, run_id)
     while set(served) != wanted and time.monotonic() < deadline:
         time.sleep(2)
-        served = _archived_scored(run_id)
+        served = _archived_scored(client, bucket, prefix, run_id)
     assert set(served) == wanted, f"{len(wanted - set(served))} scored transaction(s) not archived after 90 s"
     return served
 
 
-def _archived_scored(run_id: str) -> dict[str, list[float]]:
+def _archived_scored(client: Any, bucket: str, prefix: str, run_id: str) -> dict[str, list[float]]:
     """The vector the service scored for each of the run's transactions, from the S3 scored archive."""
-    project, _ = load_project(ROOT)
-    env = env_view(project, "local")
-    client = s3_client(env)
-    bucket = env.need("s3").bucket
     out: dict[str, list[float]] = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="scored/transactions-scored/"):
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             for line in client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode().splitlines():
                 record = json.loads(line)
@@ -217,15 +218,7 @@ def test_training_recomputes_the_vectors_serving_scored(
     served = _wait_archived(local_stack.bootstrap, run_id)
     wanted = set(served)
     assert len(wanted) >= demo_run["scored"] > 0
-    out = tmp_path / "training.csv"
-    res = subprocess.run(
-        [sys.executable, "-m", "fraudctl", "model", "export", "--env", "local", "--out", str(out), "-o", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
+    out = _export(tmp_path)
     data = load_dataset(out, "is_fraud", "timestamp")
     with open(out, newline="") as f:
         ids = [r["transaction_id"] for r in csv.DictReader(f)]
@@ -282,13 +275,7 @@ def test_detector_quality_counts_the_analysts_verdicts_per_detector(local_stack:
                 "precision": round(tp / (tp + fp), 4) if tp + fp else None,
             }
         )
-    res = subprocess.run(
-        [sys.executable, "-m", "fraudctl", "query", "--env", "local", "detector-quality", "--output", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = fraudctl("query", "--env", "local", "detector-quality", "--output", "json", timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     got = json.loads(res.stdout)["rows"]
     assert got == expected

@@ -95,8 +95,9 @@ def test_an_unknown_rule_is_refused_before_the_service_is_called() -> None:
         to_request(detection)
 
 
-def test_a_detection_that_breaks_its_contract_is_refused_with_the_field() -> None:
-    good = {
+def _hit(**fields: Any) -> dict[str, Any]:
+    """A high_value hit on t1 that holds to the detection contract."""
+    return {
         "alert_id": "high_value:t1",
         "rule": "high_value",
         "rule_id": "FR-003",
@@ -107,7 +108,12 @@ def test_a_detection_that_breaks_its_contract_is_refused_with_the_field() -> Non
         "currency": "EUR",
         "event_time": "2024-11-16 14:00:00.000",
         "location": "Paris",
+        **fields,
     }
+
+
+def test_a_detection_that_breaks_its_contract_is_refused_with_the_field() -> None:
+    good = _hit()
     assert to_request(good)["transaction"]["timestamp"] == "2024-11-16T14:00:00Z"
     for field, bad in (("severity", "apocalyptic"), ("evidence", "e" * 9000), ("event_time", "2024-13-45 10:00:00")):
         with pytest.raises(ParseError, match=f"violates the detection contract: {field}"):
@@ -148,18 +154,7 @@ def test_an_enriched_transaction_is_the_request_and_breaks_nothing_it_carries() 
 
 
 def test_a_hit_with_its_transaction_is_scored_on_it_and_the_alert_keeps_only_the_hit() -> None:
-    hit = {
-        "alert_id": "high_value:t1",
-        "rule": "high_value",
-        "rule_id": "FR-003",
-        "severity": "medium",
-        "transaction_id": "t1",
-        "user_id": "U1",
-        "amount": 40.0,
-        "currency": "EUR",
-        "event_time": "2024-11-16 03:00:00.250",
-        "location": "Paris",
-    }
+    hit = _hit(amount=40.0, event_time="2024-11-16 03:00:00.250")
     detection = {**hit, "transaction": _TX, "context": {**_CONTEXT, "rules_fired": ["high_value"]}}
     assert to_request(detection) == {"transaction": _TX, "context": detection["context"]}
     alert = alert_of(detection, _SCORE)

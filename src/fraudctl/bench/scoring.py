@@ -90,31 +90,20 @@ def _start_service(port: int) -> subprocess.Popen[bytes]:
 
 def batch_vs_in_process(url: str, rows: int, batch: int) -> dict[str, Any]:
     items = _items(rows)
-    model = load(ROOT / "udf_service" / "models" / "current")
     session = requests.Session()
     t0 = time.perf_counter()
     for i in range(0, rows, batch):
         session.post(
             f"{url}/v1/score/batch", json={"transactions": items[i : i + batch]}, headers=AUTH, timeout=60
         ).raise_for_status()
-    http_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for i in range(0, rows, batch):
-        chunk = items[i : i + batch]
-        vectors = [
-            features.compute(
-                Transaction.model_validate(c["transaction"]), TransactionContext.model_validate(c["context"])
-            )
-            for c in chunk
-        ]
-        model.scores(np.asarray(vectors, dtype=np.float32))
-    local_s = time.perf_counter() - t0
+    http_rate = rows / (time.perf_counter() - t0)
+    local_rate = _in_process(items, batch)
     return {
         "rows": rows,
         "batch": batch,
-        "http_rows_per_s": round(rows / http_s),
-        "in_process_rows_per_s": round(rows / local_s),
-        "ratio_http_to_in_process": round((rows / http_s) / (rows / local_s), 2),
+        "http_rows_per_s": round(http_rate),
+        "in_process_rows_per_s": round(local_rate),
+        "ratio_http_to_in_process": round(http_rate / local_rate, 2),
     }
 
 
@@ -187,14 +176,20 @@ def _detections(n: int) -> list[bytes]:
     ]
 
 
-def enrichment_vs_naive(bootstrap: str, url: str, records: int) -> dict[str, Any]:
-    suffix = uuid.uuid4().hex[:8]
-    topics = {k: f"bench-enrich-{suffix}-{k}" for k in ("in", "out", "dlq")}
+def _fresh_topics(bootstrap: str, prefix: str, roles: tuple[str, ...]) -> tuple[AdminClient, dict[str, str]]:
+    """A throw-away topic per role (3 partitions), created; the caller deletes them."""
+    topics = {k: f"{prefix}-{k}" for k in roles}
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for f in admin.create_topics(
         [NewTopic(t, num_partitions=3, replication_factor=1) for t in topics.values()]
     ).values():
         f.result(timeout=30)
+    return admin, topics
+
+
+def enrichment_vs_naive(bootstrap: str, url: str, records: int) -> dict[str, Any]:
+    suffix = uuid.uuid4().hex[:8]
+    admin, topics = _fresh_topics(bootstrap, f"bench-enrich-{suffix}", ("in", "out", "dlq"))
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 20})
     for i, value in enumerate(_detections(records)):
         producer.produce(topics["in"], key=f"U{i % 97}", value=value)
@@ -289,12 +284,9 @@ def every_transaction(bootstrap: str, url: str, records: int, rate: int, seconds
     import threading
 
     suffix = uuid.uuid4().hex[:8]
-    topics = {k: f"bench-every-{suffix}-{k}" for k in ("detections", "enriched", "scored", "alerts", "dlq")}
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for f in admin.create_topics(
-        [NewTopic(t, num_partitions=3, replication_factor=1) for t in topics.values()]
-    ).values():
-        f.result(timeout=30)
+    admin, topics = _fresh_topics(
+        bootstrap, f"bench-every-{suffix}", ("detections", "enriched", "scored", "alerts", "dlq")
+    )
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 20})
     items = _items(records)
     config = EnrichmentConfig(
@@ -311,8 +303,12 @@ def every_transaction(bootstrap: str, url: str, records: int, rate: int, seconds
         token=TOKEN,
     )
     try:
-        for item in items:
+
+        def send(item: dict[str, Any]) -> None:
             producer.produce(topics["enriched"], key=str(item["transaction"]["user_id"]), value=json.dumps(item))
+
+        for item in items:
+            send(item)
         producer.flush(60)
         t0 = time.perf_counter()
         stats = Enricher(config).run(max_seconds=600, idle_exit=2)
@@ -328,8 +324,7 @@ def every_transaction(bootstrap: str, url: str, records: int, rate: int, seconds
         while (elapsed := time.perf_counter() - start) < seconds:
             due = int(elapsed * rate)
             while sent < due:
-                item = items[sent % len(items)]
-                producer.produce(topics["enriched"], key=str(item["transaction"]["user_id"]), value=json.dumps(item))
+                send(items[sent % len(items)])
                 sent += 1
             producer.poll(0)
             lags.append(sent - enricher.stats.consumed)

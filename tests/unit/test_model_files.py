@@ -76,3 +76,23 @@ def test_cli_trains_on_chosen_features(tmp_path: Path) -> None:
     out = json.loads(res.stdout)
     assert out["features"] == ["velocity"] and out["servable"] is False
     assert (Path(out["artifact"]) / "model.onnx").is_file()
+
+
+def test_a_serving_model_of_another_feature_set_is_replaced_only_when_forced(tmp_path: Path) -> None:
+    """A model trained on an older feature definition cannot score the new rows: no comparison,
+    and no promotion without --force."""
+    from fraudctl.model.synth import generate, write_csv
+    from fraudctl.model.train import TrainError
+
+    data = tmp_path / "train.csv"
+    write_csv(generate(3000, seed=5), data)
+    old = tmp_path / "models" / "old"
+    old.mkdir(parents=True)
+    (old / "metadata.json").write_text(json.dumps({"version": "old", "features": ["amount", "home_lat"]}))
+    serving = tmp_path / "models" / "current"
+    serving.symlink_to("old")
+    with pytest.raises(TrainError, match="another feature set"):
+        train(data, "is_fraud", "timestamp", tmp_path / "models", 0.8, 0, False, serving)
+    assert Path(str(serving.readlink())) == Path("old")
+    result = train(data, "is_fraud", "timestamp", tmp_path / "models", 0.8, 0, True, serving)
+    assert result["promoted"] is True and Path(str(serving.readlink())) != Path("old")

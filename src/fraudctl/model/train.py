@@ -113,12 +113,13 @@ def train(
     result = metrics(y_test, model.predict_proba(X_test)[:, 1], threshold)
 
     comparison: dict[str, Any] | None = None
-    serving_features = (
-        tuple(json.loads((serving / "metadata.json").read_text()).get("features", ()))
+    # The serving model's metadata, read once: its feature set decides whether it can be compared.
+    serving_meta = (
+        json.loads((serving / "metadata.json").read_text())
         if serving is not None and (serving / "metadata.json").exists()
         else None
     )
-    if serving_features is not None and serving is not None and serving_features != data.features:
+    if serving_meta is not None and tuple(serving_meta.get("features", ())) != data.features:
         # The serving model reads other features (an older feature definition): it cannot score
         # these rows, so there is nothing to compare with; the new model replaces it only when forced.
         if not force:
@@ -127,12 +128,10 @@ def train(
                 "it cannot be compared on these rows: use --force to replace it"
             )
         comparison = {"serving_version": "(other features: not comparable)", "serving_auprc_on_same_rows": None}
-    elif serving is not None and serving_features is not None:
+    elif serving_meta is not None:
+        assert serving is not None  # metadata was read from it
         old = metrics(y_test, score_with_artifact(serving, X_test), threshold)
-        comparison = {
-            "serving_version": json.loads((serving / "metadata.json").read_text())["version"],
-            "serving_auprc_on_same_rows": old["auprc"],
-        }
+        comparison = {"serving_version": serving_meta["version"], "serving_auprc_on_same_rows": old["auprc"]}
         if result["auprc"] < old["auprc"] and not force:
             raise TrainError(
                 f"the new model scores worse than the serving one on the same held-out rows "

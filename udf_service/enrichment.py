@@ -42,6 +42,7 @@ from fraudctl.contract import (
     MODEL_RULE_ID,
     Detection,
     EnrichedTransaction,
+    RuleHit,
     Transaction,
     TransactionContext,
 )
@@ -173,7 +174,7 @@ def enriched_request(record: dict[str, Any]) -> dict[str, Any]:
 
 def alert_of(detection: dict[str, Any], score: dict[str, Any]) -> dict[str, Any]:
     """A rule alert: the hit's fields (not the transaction and context it carried) and the score."""
-    hit = {k: v for k, v in detection.items() if k not in ("transaction", "context")}
+    hit = {k: v for k, v in detection.items() if k in RuleHit.model_fields}
     return {**hit, **{k: score[k] for k in ("risk_score", "model_version", "reasons")}}
 
 

@@ -416,23 +416,10 @@ SELECT *,
     COALESCE(device_id IS NOT NULL AND device_uses_2592000 = 1 AND amount >= 200, FALSE) AS hit_new_device
 FROM features_all;
 
--- One record per evaluated transaction: the transaction and its context, the scoring service's
--- request item (src/fraudctl/contract.py: EnrichedTransaction).
-CREATE TABLE IF NOT EXISTS transactions_enriched (
-  `transaction` ROW<transaction_id STRING, user_id STRING, amount DECIMAL(18, 2), currency STRING, `timestamp` STRING, location STRING, lat DOUBLE, lon DOUBLE, country STRING, merchant_id STRING, merchant_category STRING, device_id STRING, channel STRING>,
-  `context` ROW<rules_fired ARRAY<STRING>, txn_count_1h BIGINT, amount_sum_1h DOUBLE, txn_count_24h BIGINT, amount_sum_24h DOUBLE, history_count BIGINT, user_avg_amount DOUBLE, seconds_since_previous DOUBLE, distance_from_previous_km DOUBLE, speed_from_previous_kmh DOUBLE, distance_from_usual_km DOUBLE, new_device BOOLEAN, new_merchant BOOLEAN>
-) WITH (
-  'connector' = 'kafka',
-  'topic' = 'transactions-enriched',
-  'properties.bootstrap.servers' = '127.0.0.1:9092',
-  'format' = 'json',
-  'sink.delivery-guarantee' = 'exactly-once',
-  'sink.transactional-id-prefix' = 'fraudctl-local-fraud-flink-detections-transactions-enriched',
-  'properties.transaction.timeout.ms' = '600000'
-);
-
-INSERT INTO transactions_enriched
-SELECT ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.location, t.lat, t.lon, t.country, t.merchant_id, t.merchant_category, t.device_id, t.channel) AS `transaction`,
+-- The transaction and its context as the enriched record holds them, built once: the enriched
+-- topic and every rule's hits carry the same two columns.
+CREATE TEMPORARY VIEW transaction_records AS
+SELECT t.*, ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.location, t.lat, t.lon, t.country, t.merchant_id, t.merchant_category, t.device_id, t.channel) AS `transaction`,
     ROW(
         SPLIT(CONCAT_WS(',', CASE WHEN t.hit_rapid_burst THEN 'rapid_burst' END, CASE WHEN t.hit_location_mismatch THEN 'location_mismatch' END, CASE WHEN t.hit_high_value THEN 'high_value' END, CASE WHEN t.hit_blacklisted_account THEN 'blacklisted_account' END, CASE WHEN t.hit_new_device THEN 'new_device' END), ','),
         CAST(t.n_3600 AS BIGINT),
@@ -449,6 +436,24 @@ SELECT ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.l
         COALESCE(t.merchant_id IS NOT NULL AND t.merchant_uses = 1, FALSE)
     ) AS `context`
 FROM transaction_hits AS t;
+
+-- One record per evaluated transaction: the transaction and its context, the scoring service's
+-- request item (src/fraudctl/contract.py: EnrichedTransaction).
+CREATE TABLE IF NOT EXISTS transactions_enriched (
+  `transaction` ROW<transaction_id STRING, user_id STRING, amount DECIMAL(18, 2), currency STRING, `timestamp` STRING, location STRING, lat DOUBLE, lon DOUBLE, country STRING, merchant_id STRING, merchant_category STRING, device_id STRING, channel STRING>,
+  `context` ROW<rules_fired ARRAY<STRING>, txn_count_1h BIGINT, amount_sum_1h DOUBLE, txn_count_24h BIGINT, amount_sum_24h DOUBLE, history_count BIGINT, user_avg_amount DOUBLE, seconds_since_previous DOUBLE, distance_from_previous_km DOUBLE, speed_from_previous_kmh DOUBLE, distance_from_usual_km DOUBLE, new_device BOOLEAN, new_merchant BOOLEAN>
+) WITH (
+  'connector' = 'kafka',
+  'topic' = 'transactions-enriched',
+  'properties.bootstrap.servers' = '127.0.0.1:9092',
+  'format' = 'json',
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = 'fraudctl-local-fraud-flink-detections-transactions-enriched',
+  'properties.transaction.timeout.ms' = '600000'
+);
+
+INSERT INTO transactions_enriched
+SELECT `transaction`, `context` FROM transaction_records;
 
 
 -- FR-001 rapid_burst: at least 5 transactions by one user within 60s (sliding, per row).
@@ -467,23 +472,9 @@ SELECT
     CAST(t.event_time - INTERVAL '1' MINUTE AS TIMESTAMP(3)) AS window_start,
     CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
     CONCAT('{"count":', CAST(t.n_60 AS STRING), ',"transaction_ids":"', t.ids_60, '"}') AS evidence,
-    ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.location, t.lat, t.lon, t.country, t.merchant_id, t.merchant_category, t.device_id, t.channel) AS `transaction`,
-    ROW(
-        SPLIT(CONCAT_WS(',', CASE WHEN t.hit_rapid_burst THEN 'rapid_burst' END, CASE WHEN t.hit_location_mismatch THEN 'location_mismatch' END, CASE WHEN t.hit_high_value THEN 'high_value' END, CASE WHEN t.hit_blacklisted_account THEN 'blacklisted_account' END, CASE WHEN t.hit_new_device THEN 'new_device' END), ','),
-        CAST(t.n_3600 AS BIGINT),
-        CAST(t.total_3600 AS DOUBLE),
-        CAST(t.n_86400 AS BIGINT),
-        CAST(t.total_86400 AS DOUBLE),
-        CAST(t.n_2592000 - 1 AS BIGINT),
-        CASE WHEN t.n_2592000 > 1 THEN CAST((t.total_2592000 - t.amount) / (t.n_2592000 - 1) AS DOUBLE) END,
-        t.prev_s,
-        t.prev_km,
-        t.prev_kmh,
-        t.usual_km,
-        COALESCE(t.device_id IS NOT NULL AND t.device_uses_2592000 = 1, FALSE),
-        COALESCE(t.merchant_id IS NOT NULL AND t.merchant_uses = 1, FALSE)
-    ) AS `context`
-FROM transaction_hits AS t
+    t.`transaction`,
+    t.`context`
+FROM transaction_records AS t
 WHERE t.hit_rapid_burst;
 
 -- FR-002 location_mismatch: the previous transaction in another location within 10m; with coordinates on both, only above 900 km/h.
@@ -502,23 +493,9 @@ SELECT
     CAST(t.previous_time AS TIMESTAMP(3)) AS window_start,
     CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
     CONCAT('{"previous_transaction_id":"', t.prev_id, '","previous_location":"', t.prev_location, '"}') AS evidence,
-    ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.location, t.lat, t.lon, t.country, t.merchant_id, t.merchant_category, t.device_id, t.channel) AS `transaction`,
-    ROW(
-        SPLIT(CONCAT_WS(',', CASE WHEN t.hit_rapid_burst THEN 'rapid_burst' END, CASE WHEN t.hit_location_mismatch THEN 'location_mismatch' END, CASE WHEN t.hit_high_value THEN 'high_value' END, CASE WHEN t.hit_blacklisted_account THEN 'blacklisted_account' END, CASE WHEN t.hit_new_device THEN 'new_device' END), ','),
-        CAST(t.n_3600 AS BIGINT),
-        CAST(t.total_3600 AS DOUBLE),
-        CAST(t.n_86400 AS BIGINT),
-        CAST(t.total_86400 AS DOUBLE),
-        CAST(t.n_2592000 - 1 AS BIGINT),
-        CASE WHEN t.n_2592000 > 1 THEN CAST((t.total_2592000 - t.amount) / (t.n_2592000 - 1) AS DOUBLE) END,
-        t.prev_s,
-        t.prev_km,
-        t.prev_kmh,
-        t.usual_km,
-        COALESCE(t.device_id IS NOT NULL AND t.device_uses_2592000 = 1, FALSE),
-        COALESCE(t.merchant_id IS NOT NULL AND t.merchant_uses = 1, FALSE)
-    ) AS `context`
-FROM transaction_hits AS t
+    t.`transaction`,
+    t.`context`
+FROM transaction_records AS t
 WHERE t.hit_location_mismatch;
 
 -- FR-003 high_value: amount above 1000, or above 5x the user's average over 30d.
@@ -537,23 +514,9 @@ SELECT
     CAST(t.event_time - INTERVAL '30' DAY AS TIMESTAMP(3)) AS window_start,
     CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
     CONCAT('{"previous_count":', CAST(t.n_2592000 - 1 AS STRING), ',"previous_total":', CAST(t.total_2592000 - t.amount AS STRING), '}') AS evidence,
-    ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.location, t.lat, t.lon, t.country, t.merchant_id, t.merchant_category, t.device_id, t.channel) AS `transaction`,
-    ROW(
-        SPLIT(CONCAT_WS(',', CASE WHEN t.hit_rapid_burst THEN 'rapid_burst' END, CASE WHEN t.hit_location_mismatch THEN 'location_mismatch' END, CASE WHEN t.hit_high_value THEN 'high_value' END, CASE WHEN t.hit_blacklisted_account THEN 'blacklisted_account' END, CASE WHEN t.hit_new_device THEN 'new_device' END), ','),
-        CAST(t.n_3600 AS BIGINT),
-        CAST(t.total_3600 AS DOUBLE),
-        CAST(t.n_86400 AS BIGINT),
-        CAST(t.total_86400 AS DOUBLE),
-        CAST(t.n_2592000 - 1 AS BIGINT),
-        CASE WHEN t.n_2592000 > 1 THEN CAST((t.total_2592000 - t.amount) / (t.n_2592000 - 1) AS DOUBLE) END,
-        t.prev_s,
-        t.prev_km,
-        t.prev_kmh,
-        t.usual_km,
-        COALESCE(t.device_id IS NOT NULL AND t.device_uses_2592000 = 1, FALSE),
-        COALESCE(t.merchant_id IS NOT NULL AND t.merchant_uses = 1, FALSE)
-    ) AS `context`
-FROM transaction_hits AS t
+    t.`transaction`,
+    t.`context`
+FROM transaction_records AS t
 WHERE t.hit_high_value;
 
 -- FR-004 blacklisted_account: the user is on the blacklist as of the transaction's event time.
@@ -572,23 +535,9 @@ SELECT
     CAST(t.event_time AS TIMESTAMP(3)) AS window_start,
     CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
     JSON_OBJECT('reason' VALUE COALESCE(t.blacklist_reason, '')) AS evidence,
-    ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.location, t.lat, t.lon, t.country, t.merchant_id, t.merchant_category, t.device_id, t.channel) AS `transaction`,
-    ROW(
-        SPLIT(CONCAT_WS(',', CASE WHEN t.hit_rapid_burst THEN 'rapid_burst' END, CASE WHEN t.hit_location_mismatch THEN 'location_mismatch' END, CASE WHEN t.hit_high_value THEN 'high_value' END, CASE WHEN t.hit_blacklisted_account THEN 'blacklisted_account' END, CASE WHEN t.hit_new_device THEN 'new_device' END), ','),
-        CAST(t.n_3600 AS BIGINT),
-        CAST(t.total_3600 AS DOUBLE),
-        CAST(t.n_86400 AS BIGINT),
-        CAST(t.total_86400 AS DOUBLE),
-        CAST(t.n_2592000 - 1 AS BIGINT),
-        CASE WHEN t.n_2592000 > 1 THEN CAST((t.total_2592000 - t.amount) / (t.n_2592000 - 1) AS DOUBLE) END,
-        t.prev_s,
-        t.prev_km,
-        t.prev_kmh,
-        t.usual_km,
-        COALESCE(t.device_id IS NOT NULL AND t.device_uses_2592000 = 1, FALSE),
-        COALESCE(t.merchant_id IS NOT NULL AND t.merchant_uses = 1, FALSE)
-    ) AS `context`
-FROM transaction_hits AS t
+    t.`transaction`,
+    t.`context`
+FROM transaction_records AS t
 WHERE t.hit_blacklisted_account;
 
 -- FR-005 new_device: a device the user has not used within 30d, on an amount of at least 200.
@@ -607,23 +556,9 @@ SELECT
     CAST(t.event_time - INTERVAL '30' DAY AS TIMESTAMP(3)) AS window_start,
     CAST(t.event_time AS TIMESTAMP(3)) AS window_end,
     CONCAT('{"device_id":"', t.device_id, '"}') AS evidence,
-    ROW(t.transaction_id, t.user_id, t.amount, t.currency, t.`timestamp`, t.location, t.lat, t.lon, t.country, t.merchant_id, t.merchant_category, t.device_id, t.channel) AS `transaction`,
-    ROW(
-        SPLIT(CONCAT_WS(',', CASE WHEN t.hit_rapid_burst THEN 'rapid_burst' END, CASE WHEN t.hit_location_mismatch THEN 'location_mismatch' END, CASE WHEN t.hit_high_value THEN 'high_value' END, CASE WHEN t.hit_blacklisted_account THEN 'blacklisted_account' END, CASE WHEN t.hit_new_device THEN 'new_device' END), ','),
-        CAST(t.n_3600 AS BIGINT),
-        CAST(t.total_3600 AS DOUBLE),
-        CAST(t.n_86400 AS BIGINT),
-        CAST(t.total_86400 AS DOUBLE),
-        CAST(t.n_2592000 - 1 AS BIGINT),
-        CASE WHEN t.n_2592000 > 1 THEN CAST((t.total_2592000 - t.amount) / (t.n_2592000 - 1) AS DOUBLE) END,
-        t.prev_s,
-        t.prev_km,
-        t.prev_kmh,
-        t.usual_km,
-        COALESCE(t.device_id IS NOT NULL AND t.device_uses_2592000 = 1, FALSE),
-        COALESCE(t.merchant_id IS NOT NULL AND t.merchant_uses = 1, FALSE)
-    ) AS `context`
-FROM transaction_hits AS t
+    t.`transaction`,
+    t.`context`
+FROM transaction_records AS t
 WHERE t.hit_new_device;
 
 -- Per-user state for analysts' queries (`fraudctl query user-activity`): as of each user's latest

@@ -121,7 +121,7 @@ def test_a_flink_change_carries_the_job_it_acts_on() -> None:
     from fraudctl.deploy.providers.flink_jobs import JOB, FlinkJobProvider
 
     context = {"rules": [], "stream": {}}
-    provider = FlinkJobProvider("e", "http://127.0.0.1:1", "http://127.0.0.1:2", "SELECT 1;", context)
+    provider = FlinkJobProvider("e", "http://127.0.0.1:1", "http://127.0.0.1:2", "SELECT 1;", context, {})
     provider.jobs = {JOB: "abc123"}  # what actual() found running
     [change] = provider.plan(provider.desired(), {JOB: R(JOB, sql_checksum="old")}, {JOB}, False)
     assert change.op == REPLACE and change.context == {"job_id": "abc123"}
@@ -162,7 +162,7 @@ def test_a_replace_killed_after_its_savepoint_is_resumed_from_that_savepoint(mon
             pass
 
     context = {"rules": [], "stream": {}}
-    provider = FlinkJobProvider("e", "http://flink.test", "http://gateway.test", "SELECT 1;", context)
+    provider = FlinkJobProvider("e", "http://flink.test", "http://gateway.test", "SELECT 1;", context, {})
     session = requests.Session()
     session.mount("http://", Flink())
     monkeypatch.setattr("fraudctl.deploy.providers.flink_jobs.requests.get", session.get)
@@ -175,3 +175,24 @@ def test_a_replace_killed_after_its_savepoint_is_resumed_from_that_savepoint(mon
     answers["/jobs/overview"]["jobs"][0]["start-time"] = 9  # type: ignore[index]
     [change] = provider.plan(provider.desired(), provider.actual(provider.desired(), {}), set(), False)
     assert change.op == CREATE and change.context == {}
+
+
+def test_the_job_settings_are_the_environments_and_part_of_what_the_job_is() -> None:
+    """apply, bench detections and the golden scenarios submit with flink/job_config.py: a changed
+    state backend or checkpoint interval is a changed job (a replace), like changed SQL."""
+    from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
+    from fraudctl.config.project import load_project
+    from fraudctl.flink.job_config import job_properties
+
+    project, _ = load_project(Path(__file__).resolve().parents[2])
+    local = project.settings("local")
+    props = job_properties(local)
+    assert props["execution.checkpointing.interval"] == str(local.stream.checkpoint_interval)
+    assert local.flink is not None and props["state.backend.type"] == local.flink.state_backend
+    context = {"rules": [], "stream": {}}
+
+    def name(p: dict[str, str]) -> str:
+        return FlinkJobProvider("e", "http://f", "http://g", "SELECT 1;", context, p).sql_checksum
+
+    assert name(props) != name({**props, "state.backend.type": "rocksdb"})
+    assert name(props) == name(dict(reversed(list(props.items()))))

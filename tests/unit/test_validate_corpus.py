@@ -179,10 +179,10 @@ def _unknown_kind(root: Path) -> Problem:
 def _sql_undefined_stream(root: Path) -> Problem:
     edit(
         root / "templates/flink/state/features.sql.j2",
-        "FROM features_measured AS f",
-        "FROM transactionz AS f",
+        "FROM transactions_unique AS u",
+        "FROM transactionz AS u",
     )
-    rendered = _rendered_line(root, "flink", "FROM transactionz AS f")
+    rendered = _rendered_line(root, "flink", "FROM transactionz AS u")
     return Problem(
         "rendered/local/flink/pipeline.sql",
         rendered,

@@ -107,6 +107,14 @@ class Flink(_Model):
     rest_url: Url
     sql_gateway_url: Url
     auth: BasicAuth | None = None
+    # Where the job keeps its keyed state (the per-user windows). `hashmap`: objects on the
+    # TaskManager's heap, no (de)serialisation per access; the state must fit in the heap and every
+    # checkpoint copies all of it. `rocksdb`: on local disk through managed memory, for state larger
+    # than memory, incremental checkpoints, a serialisation and a native call per access. Unset: the
+    # cluster's own default. Measured side by side on the local stack (2 cores): the rules kept up
+    # with 300 tx/s on hashmap (p50 10.7 s, every alert) and fell behind on rocksdb (p50 59 s, 162
+    # of 240 alerts by the deadline).
+    state_backend: Literal["hashmap", "rocksdb"] | None = None
 
     def auth_pair(self) -> tuple[str, str] | None:
         return self.auth.pair() if self.auth else None

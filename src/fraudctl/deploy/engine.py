@@ -26,6 +26,7 @@ from fraudctl.deploy.providers.schema_subjects import SchemaRegistryClient, Sche
 from fraudctl.deploy.providers.search_templates import SearchTemplateProvider
 from fraudctl.deploy.providers.topics import TopicProvider
 from fraudctl.deploy.state import StateStore, conninfo
+from fraudctl.flink.job_config import job_properties
 from fraudctl.ksqldb.client import KsqlClient
 from fraudctl.query.access import FLINK_TABLES, topics_read
 from fraudctl.render import jinja
@@ -112,6 +113,7 @@ class Deployment:
                 flink.sql_gateway_url,
                 render_sql(project, "flink", context),
                 context,
+                job_properties(env),
             )
         else:
             dep.providers["ksql-statement"] = KsqlStatementProvider(

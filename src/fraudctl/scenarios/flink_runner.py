@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient
 
 from fraudctl.config.project import Project
 from fraudctl.flink.gateway import FlinkSession, GatewayError, job_root_cause
+from fraudctl.flink.job_config import job_properties
 from fraudctl.kafka_clients import read_to_end
 from fraudctl.render.pipeline import ENGINE_TOPICS, render_sql, sql_context
 from fraudctl.scenarios import topics as scenario_topics
@@ -147,7 +148,7 @@ class FlinkScenarioRunner:
         run.session = FlinkSession(
             self.gateway_url,
             {
-                "table.local-time-zone": "UTC",
+                **job_properties(self.project.settings(self.env_name)),
                 "parallelism.default": "1",
                 "pipeline.name": f"scenario {sc.name}",
                 "execution.runtime-mode": "streaming",

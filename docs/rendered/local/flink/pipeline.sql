@@ -300,11 +300,22 @@ WHERE payload IS NULL OR NOT (payload IS JSON OBJECT);
 
 -- Per-transaction features (stream.feature_history = 30d): each stage adds the columns of one
 -- window per user (or per user and device, user and merchant), in event-time order.
+-- The blacklist as of the transaction's event time, joined first: every stage after it is shared
+-- by all the job's outputs. Joined after the windows, the planner pushed each output's own
+-- projection into the join and ran it once per output (four times, measured). An entry that
+-- breaks the blacklist contract is dead-lettered, and never blacklists anyone.
 CREATE TEMPORARY VIEW features_0 AS
-SELECT *,
-    CASE WHEN lat IS NOT NULL AND lon IS NOT NULL THEN lat END AS geo_lat,
-    CASE WHEN lat IS NOT NULL AND lon IS NOT NULL THEN lon END AS geo_lon
-FROM transactions_unique;
+SELECT u.*,
+    CASE WHEN u.lat IS NOT NULL AND u.lon IS NOT NULL THEN u.lat END AS geo_lat,
+    CASE WHEN u.lat IS NOT NULL AND u.lon IS NOT NULL THEN u.lon END AS geo_lon,
+    COALESCE(b.user_id IS NOT NULL AND (CASE
+    WHEN CHAR_LENGTH(b.reason) > 256 THEN 'reason longer than 256 characters'
+    WHEN CHAR_LENGTH(b.added_at) > 64 THEN 'added_at longer than 64 characters'
+  END) IS NULL, FALSE) AS blacklisted,
+    b.reason AS blacklist_reason
+FROM transactions_unique AS u
+LEFT JOIN blacklist FOR SYSTEM_TIME AS OF u.event_time AS b
+  ON u.user_id = b.user_id;
 
 CREATE TEMPORARY VIEW features_1 AS
 SELECT *, CAST(COUNT(*) OVER w AS INT) AS device_uses_2592000
@@ -388,19 +399,8 @@ FROM (
   FROM features_7
 );
 
--- The blacklist as of the transaction's event time. An entry that breaks the blacklist contract
--- is dead-lettered, and never blacklists anyone.
 CREATE TEMPORARY VIEW features_all AS
-SELECT f.*,
-    f.prev_km / (GREATEST(f.prev_s, 1) / 3600.0) AS prev_kmh,
-    COALESCE(b.user_id IS NOT NULL AND (CASE
-    WHEN CHAR_LENGTH(b.reason) > 256 THEN 'reason longer than 256 characters'
-    WHEN CHAR_LENGTH(b.added_at) > 64 THEN 'added_at longer than 64 characters'
-  END) IS NULL, FALSE) AS blacklisted,
-    b.reason AS blacklist_reason
-FROM features_measured AS f
-LEFT JOIN blacklist FOR SYSTEM_TIME AS OF f.event_time AS b
-  ON f.user_id = b.user_id;
+SELECT *, prev_km / (GREATEST(prev_s, 1) / 3600.0) AS prev_kmh FROM features_measured;
 
 -- Each rule's verdict on the transaction (templates/flink/rules/RULE.sql.j2: `hit`).
 CREATE TEMPORARY VIEW transaction_hits AS

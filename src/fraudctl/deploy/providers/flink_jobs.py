@@ -47,14 +47,23 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
 class FlinkJobProvider:
     kind = "flink-job"
 
-    def __init__(self, env_name: str, rest_url: str, gateway_url: str, sql: str, context: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        env_name: str,
+        rest_url: str,
+        gateway_url: str,
+        sql: str,
+        context: dict[str, Any],
+        properties: dict[str, str],
+    ) -> None:
+        """`properties`: the job's session settings (flink/job_config.py), its name aside."""
         self.env_name = env_name
         self.rest = rest_url.rstrip("/")
         self.gateway = gateway_url
         self.sql = sql
-        self.checkpoint_interval = context["stream"].get("checkpoint_interval")
+        self.properties = properties
         # What the job is: its SQL and the settings it is submitted with (the name carries it).
-        self.sql_checksum = checksum(sql if not self.checkpoint_interval else [sql, self.checkpoint_interval])
+        self.sql_checksum = checksum([sql, sorted(properties.items())])
         spec: dict[str, Any] = {"sql_checksum": self.sql_checksum}
         _flatten("rules", {r["name"]: r["params"] for r in context["rules"]}, spec)
         _flatten("stream", context["stream"], spec)
@@ -172,9 +181,7 @@ class FlinkJobProvider:
             time.sleep(0.5)
 
     def _submit(self, savepoint: str | None) -> str:
-        props = {"table.local-time-zone": "UTC", "pipeline.name": self.job_name(self.sql_checksum)}
-        if self.checkpoint_interval:
-            props["execution.checkpointing.interval"] = str(self.checkpoint_interval)
+        props = {**self.properties, "pipeline.name": self.job_name(self.sql_checksum)}
         if savepoint:
             # Flink 2 names. Skipping unclaimed state lets an added or removed statement restore: the
             # operators that no longer exist drop their state, new ones start empty.

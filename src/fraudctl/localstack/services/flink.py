@@ -46,6 +46,7 @@ def services(ctx: StackContext) -> list[Service]:
             data_dir=layout.data / "flink",
             jobmanager_mb=ctx.heap_mb("flink_jobmanager", 768),
             taskmanager_mb=ctx.heap_mb("flink_taskmanager", 1536),
+            state_backend=ctx.settings.flink.state_backend if ctx.settings.flink else None,
         )
         for name in LOG4J_FILES:
             shutil.copy2(home / "conf" / name, conf / name)

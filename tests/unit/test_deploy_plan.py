@@ -180,8 +180,8 @@ def test_a_replace_killed_after_its_savepoint_is_resumed_from_that_savepoint(mon
 def test_the_job_settings_are_the_environments_and_part_of_what_the_job_is() -> None:
     """apply, bench detections and the golden scenarios submit with flink/job_config.py: a changed
     state backend or checkpoint interval is a changed job (a replace), like changed SQL."""
-    from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
     from fraudctl.config.project import load_project
+    from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
     from fraudctl.flink.job_config import job_properties
 
     project, _ = load_project(Path(__file__).resolve().parents[2])

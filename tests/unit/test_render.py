@@ -164,3 +164,22 @@ def test_a_quiet_partition_holds_the_watermark_back_for_the_configured_time() ->
     source = sql[sql.index("CREATE TABLE IF NOT EXISTS transactions (") :]
     source = source[: source.index(");")]
     assert "'scan.watermark.idle-timeout' = '60000 ms'" in source
+
+
+def test_decide_on_arrival_moves_only_the_arrival_verdicts_off_the_watermark() -> None:
+    """stream.decide_on_arrival: high_value's fixed threshold is alerted from the de-duplicated
+    source (no window, so no watermark wait), and the windowed high_value no longer alerts it (one
+    alert per transaction and rule). Off (local), every rule waits for the watermark."""
+    project, _ = load_project(ROOT)
+    fast, problems = render_environment(project, "local-low-latency")
+    assert not problems
+    sql = fast.files["flink/pipeline.sql"]
+    inserts = [s for s in sql.split(";") if "INSERT INTO detections" in s]
+    arrival = [s for s in inserts if "FROM transactions_unique AS t" in s]
+    assert len(arrival) == 1 and "'high_value' AS rule" in arrival[0]
+    assert "WHERE COALESCE(amount > 1000, FALSE)" in arrival[0]
+    windowed = [s for s in inserts if "'high_value' AS rule" in s and s not in arrival]
+    assert len(windowed) == 1 and "AND NOT COALESCE(amount > 1000, FALSE)" in windowed[0]
+    assert "'sink.delivery-guarantee' = 'at-least-once'" in sql
+    local, _ = render_environment(project, "local")
+    assert "FROM transactions_unique AS t" not in local.files["flink/pipeline.sql"]

@@ -88,6 +88,11 @@ def detections_bench(
             f"{lat['latency_ms_p50_first_third']} ms, last third {lat['latency_ms_p50_last_third']} ms); "
             f"throughput {thr['rows_per_s']} rows/s ({thr['evaluated']} in {thr['seconds']} s)"
         )
+        if lat.get("enriched_seen"):
+            out_console.print(
+                f"          every rule's windowed verdict (the enriched record) p50 {lat['enriched_ms_p50']} ms, "
+                f"p99 {lat['enriched_ms_p99']} ms ({lat['enriched_seen']}/{lat['triggers']})"
+            )
     r = result["ratio"]
     out_console.print(
         f"   ratio: latency p50 x{r['latency_p50']}, p99 x{r['latency_p99']}, throughput x{r['throughput']} "

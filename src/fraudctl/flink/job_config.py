@@ -14,4 +14,6 @@ def job_properties(env: Settings) -> dict[str, str]:
     props["execution.checkpointing.interval"] = str(env.stream.checkpoint_interval)
     if env.flink is not None and env.flink.state_backend is not None:
         props["state.backend.type"] = env.flink.state_backend
+    if env.flink is not None and env.flink.buffer_timeout is not None:
+        props["execution.buffer-timeout.interval"] = str(env.flink.buffer_timeout)
     return props

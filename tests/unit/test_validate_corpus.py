@@ -158,12 +158,8 @@ def _undefined_template_variable(root: Path) -> Problem:
 
 
 def _unknown_environment(root: Path) -> Problem:
-    return Problem(
-        "environments/nope.yaml",
-        None,
-        "",
-        "unknown environment 'nope' (known: docker, local, local-ksqldb, prod, staging)",
-    )
+    known = ", ".join(sorted(p.stem for p in (root / "environments").glob("*.yaml")))
+    return Problem("environments/nope.yaml", None, "", f"unknown environment 'nope' (known: {known})")
 
 
 def _unknown_kind(root: Path) -> Problem:

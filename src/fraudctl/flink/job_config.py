@@ -12,8 +12,9 @@ def job_properties(env: Settings) -> dict[str, str]:
     props = {"table.local-time-zone": "UTC"}
     # Exactly-once output is visible when a checkpoint completes: the interval is part of latency.
     props["execution.checkpointing.interval"] = str(env.stream.checkpoint_interval)
-    if env.flink is not None and env.flink.state_backend is not None:
-        props["state.backend.type"] = env.flink.state_backend
-    if env.flink is not None and env.flink.buffer_timeout is not None:
-        props["execution.buffer-timeout.interval"] = str(env.flink.buffer_timeout)
+    flink = env.flink
+    if flink is not None and flink.state_backend is not None:
+        props["state.backend.type"] = flink.state_backend
+    if flink is not None and flink.buffer_timeout is not None:
+        props["execution.buffer-timeout.interval"] = str(flink.buffer_timeout)
     return props

@@ -196,3 +196,37 @@ def test_the_job_settings_are_the_environments_and_part_of_what_the_job_is() -> 
 
     assert name(props) != name({**props, "state.backend.type": "rocksdb"})
     assert name(props) == name(dict(reversed(list(props.items()))))
+
+
+class _Groups:
+    """The consumer groups as the provider would read them: one dict per group, changed by the test."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, dict[str, str]] = {}
+
+    def members(self, group: str) -> dict[str, str]:
+        return dict(self.groups.get(group, {}))
+
+
+def test_a_written_sink_counts_as_started_only_once_new_consumers_joined() -> None:
+    from fraudctl.deploy.providers.connect_rest import ConnectClient
+    from fraudctl.deploy.providers.connectors import ConnectorProvider
+    from fraudctl.deploy.providers.sink_members import group_of
+
+    assert group_of("s", {"topics": "t"}) == "connect-s"
+    assert group_of("s", {"topics": "t", "consumer.override.group.id": "g"}) == "g"
+    assert group_of("src", {"connector.class": "x"}) is None  # a source has no group
+    groups = _Groups()
+    groups.groups["connect-s"] = {"old-0": "connector-consumer-s-0"}
+    provider = ConnectorProvider(ConnectClient("http://127.0.0.1:1"), [], groups)
+    provider.members_before["s"] = set(groups.members("connect-s"))
+    # Right after the write the replaced task's consumer is still there: not started yet.
+    assert provider._not_started_in("s", "connect-s", 1, fresh=True)
+    groups.groups["connect-s"] = {}  # it left; the new task is in start() (RUNNING already)
+    assert provider._not_started_in("s", "connect-s", 1, fresh=False)
+    groups.groups["connect-s"] = {"new-0": "connector-consumer-s-0"}
+    assert provider._not_started_in("s", "connect-s", 1, fresh=True) is None
+    # A write that restarted no task: the old consumers stay, which counts once the grace passed.
+    groups.groups["connect-s"] = {"old-0": "connector-consumer-s-0"}
+    assert provider._not_started_in("s", "connect-s", 1, fresh=False) is None
+    assert provider._not_started_in("unwritten", "connect-unwritten", 1, fresh=True) is None

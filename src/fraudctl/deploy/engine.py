@@ -24,6 +24,7 @@ from fraudctl.deploy.providers.postgres_logins import PostgresLoginProvider
 from fraudctl.deploy.providers.s3_lifecycle import S3LifecycleProvider
 from fraudctl.deploy.providers.schema_subjects import SchemaRegistryClient, SchemaSubjectProvider
 from fraudctl.deploy.providers.search_templates import SearchTemplateProvider
+from fraudctl.deploy.providers.sink_members import SinkMembers
 from fraudctl.deploy.providers.topics import TopicProvider
 from fraudctl.deploy.state import StateStore, conninfo
 from fraudctl.flink.job_config import job_properties
@@ -94,7 +95,9 @@ class Deployment:
             "topic": TopicProvider(kafka_admin_config(env), rendered.topics),
             "search-template": SearchTemplateProvider(project.root / SEARCH, *search_endpoint(env)),
             "s3-lifecycle": S3LifecycleProvider(env, rendered.connectors),
-            "connector": ConnectorProvider(connect_client(env), rendered.connectors),
+            "connector": ConnectorProvider(
+                connect_client(env), rendered.connectors, SinkMembers(kafka_admin_config(env))
+            ),
         }
         if env.schema_registry is not None:
             registry = SchemaRegistryClient(env.schema_registry.url, env.schema_registry.auth_pair())

@@ -211,22 +211,22 @@ class _Groups:
 def test_a_written_sink_counts_as_started_only_once_new_consumers_joined() -> None:
     from fraudctl.deploy.providers.connect_rest import ConnectClient
     from fraudctl.deploy.providers.connectors import ConnectorProvider
-    from fraudctl.deploy.providers.sink_members import group_of
+    from fraudctl.render.connectors import consumer_group
 
-    assert group_of("s", {"topics": "t"}) == "connect-s"
-    assert group_of("s", {"topics": "t", "consumer.override.group.id": "g"}) == "g"
-    assert group_of("src", {"connector.class": "x"}) is None  # a source has no group
+    assert consumer_group("s", "postgres-upsert", {"topics": "t"}) == "connect-s"
+    assert consumer_group("s", "postgres-upsert", {"topics": "t", "consumer.override.group.id": "g"}) == "g"
+    assert consumer_group("src", "postgres-reference-source", {"connector.class": "x"}) is None  # a source has no group
     groups = _Groups()
     groups.groups["connect-s"] = {"old-0": "connector-consumer-s-0"}
     provider = ConnectorProvider(ConnectClient("http://127.0.0.1:1"), [], groups)
-    provider.members_before["s"] = set(groups.members("connect-s"))
+    provider.members_before["s"] = ("connect-s", set(groups.members("connect-s")))
     # Right after the write the replaced task's consumer is still there: not started yet.
-    assert provider._not_started_in("s", "connect-s", 1, fresh=True)
+    assert provider._not_started("s", 1, fresh=True)
     groups.groups["connect-s"] = {}  # it left; the new task is in start() (RUNNING already)
-    assert provider._not_started_in("s", "connect-s", 1, fresh=False)
+    assert provider._not_started("s", 1, fresh=False)
     groups.groups["connect-s"] = {"new-0": "connector-consumer-s-0"}
-    assert provider._not_started_in("s", "connect-s", 1, fresh=True) is None
+    assert provider._not_started("s", 1, fresh=True) is None
     # A write that restarted no task: the old consumers stay, which counts once the grace passed.
     groups.groups["connect-s"] = {"old-0": "connector-consumer-s-0"}
-    assert provider._not_started_in("s", "connect-s", 1, fresh=False) is None
-    assert provider._not_started_in("unwritten", "connect-unwritten", 1, fresh=True) is None
+    assert provider._not_started("s", 1, fresh=False) is None
+    assert provider._not_started("unwritten", 1, fresh=True) is None

@@ -17,7 +17,6 @@ from fraudctl.deploy.providers.flink_jobs import FlinkJobProvider
 from fraudctl.deploy.providers.ksql_statements import KsqlStatementProvider
 from fraudctl.deploy.state import StateStore
 from fraudctl.kafka_clients import readable_ends
-from fraudctl.render.connectors import SINK_KINDS
 from fraudctl.render.pipeline import STREAM_RUN
 
 
@@ -72,12 +71,12 @@ def collect(dep: Deployment, state: StateStore) -> dict[str, Any]:
             }
         )
     records = state.records()
-    sinks = sorted(n for n, c in connectors.rendered.items() if c.intent.value.get("kind") in SINK_KINDS)
+    sink_groups = sorted(g for c in connectors.rendered.values() if (g := c.consumer_group) is not None)
     if "flink-job" in dep.providers:
         jobs, engine_groups = _flink_jobs(dep, records), [STREAM_RUN["group"]]
     else:
         jobs, engine_groups = _ksql_queries(dep)
-    groups = [*engine_groups, *[f"connect-{n}" for n in sinks]]
+    groups = [*engine_groups, *sink_groups]
     plan = dep.plan(state, prune=False)
     healthy = (
         all(

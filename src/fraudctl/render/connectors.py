@@ -20,6 +20,14 @@ from fraudctl.render.ddl import not_null_columns
 SINK_KINDS = frozenset({"s3-archive", "search-alerts", "postgres-upsert"})
 
 
+def consumer_group(name: str, kind: object, config: dict[str, str]) -> str | None:
+    """The Kafka group a sink's tasks consume in (Connect's default, or the config's override);
+    None for a source connector."""
+    if kind not in SINK_KINDS:
+        return None
+    return config.get("consumer.override.group.id", f"connect-{name}")
+
+
 @dataclass(frozen=True)
 class RenderedConnector:
     name: str
@@ -31,6 +39,10 @@ class RenderedConnector:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "config": dict(sorted(self.config.items()))}
+
+    @property
+    def consumer_group(self) -> str | None:
+        return consumer_group(self.name, self.intent.value.get("kind"), self.config)
 
 
 def connect_value(value: Any) -> str:

@@ -9,7 +9,7 @@ from fraudctl.deploy import diff
 from fraudctl.deploy.model import CREATE, DELETE, UPDATE, Change, Resource
 from fraudctl.deploy.providers import Progress
 from fraudctl.deploy.providers.connect_rest import ConnectClient, ConnectError
-from fraudctl.deploy.providers.sink_members import GroupMembers, group_of
+from fraudctl.deploy.providers.sink_members import GroupMembers
 from fraudctl.deploy.state import Record
 from fraudctl.render.connectors import RenderedConnector
 
@@ -48,8 +48,8 @@ class ConnectorProvider:
         self.rendered = {c.name: c for c in rendered}
         self.members = members
         self.written_at: dict[str, float] = {}
-        # The consumers of each written sink's group before the write: the replaced tasks'.
-        self.members_before: dict[str, set[str]] = {}
+        # Each written sink's group, and its consumers before the write (the replaced tasks').
+        self.members_before: dict[str, tuple[str, set[str]]] = {}
 
     def desired(self) -> dict[str, Resource]:
         return {name: Resource(self.kind, name, dict(c.config)) for name, c in self.rendered.items()}
@@ -67,9 +67,9 @@ class ConnectorProvider:
 
     def apply(self, change: Change) -> None:
         if change.op in (CREATE, UPDATE) and change.desired is not None:
-            group = group_of(change.name, change.desired.spec)
+            group = self.rendered[change.name].consumer_group  # only what the repo renders is written
             if self.members is not None and group is not None:
-                self.members_before[change.name] = set(self.members.members(group))
+                self.members_before[change.name] = (group, set(self.members.members(group)))
             self.client.request("PUT", f"/connectors/{change.name}/config", json=change.desired.spec)
             self.written_at[change.name] = time.monotonic()
         elif change.op == DELETE:
@@ -130,20 +130,16 @@ class ConnectorProvider:
         return problems
 
     def _not_started(self, name: str, tasks: int, fresh: bool) -> str | None:
-        config = self.rendered[name].config if name in self.rendered else {}
-        return self._not_started_in(name, group_of(name, config) or f"connect-{name}", tasks, fresh)
-
-    def _not_started_in(self, name: str, group: str, tasks: int, fresh: bool) -> str | None:
         """Why a written sink whose tasks report RUNNING has not been seen to start, or None.
 
         Its new tasks have started once as many consumers joined its group as it has tasks, none of
         them the replaced tasks'. A write that did not change the task configs restarts no task: the
         old consumers are still all there when the grace period after the write has passed."""
-        before = self.members_before.get(name)
-        if self.members is None or before is None:
+        if self.members is None or name not in self.members_before:
             return None  # a source connector, or not written by this apply
+        group, before = self.members_before[name]
         now = set(self.members.members(group))
-        if len(now - before) >= tasks or (not fresh and before and before <= now):
-            return None
         joined = len(now - before)
+        if joined >= tasks or (not fresh and before and before <= now):
+            return None
         return f"tasks RUNNING; {joined} of {tasks} new consumer(s) in group {group} (a task joins once started)"

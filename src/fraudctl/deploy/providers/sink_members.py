@@ -15,13 +15,6 @@ from confluent_kafka import ConsumerGroupState, KafkaException
 from confluent_kafka.admin import AdminClient
 
 
-def group_of(name: str, config: Mapping[str, str]) -> str | None:
-    """The consumer group of a sink connector (Connect's default or its override); None for a source."""
-    if "topics" not in config and "topics.regex" not in config:
-        return None
-    return config.get("consumer.override.group.id", f"connect-{name}")
-
-
 class GroupMembers(Protocol):
     def members(self, group: str) -> dict[str, str]: ...
 
